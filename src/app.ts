@@ -1,0 +1,80 @@
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { PothosValidationError } from "@pothos/core";
+import type { IncomingMessage } from "node:http";
+import type { PrismaClient } from "@prisma/client";
+import { GraphQLError } from "graphql";
+import { createYoga, maskError as yogaMaskError } from "graphql-yoga";
+import type { Config } from "./config.js";
+import { type Context, createContext } from "./context.js";
+import { DomainError, RateLimitedError } from "./errors.js";
+import { graphiql } from "./graphql/graphiql.js";
+import type { Logger } from "./logger.js";
+import { RateLimits } from "./modules/auth/rate-limits.js";
+import { schema } from "./schema.js";
+
+export interface AppDeps {
+  db: PrismaClient;
+  config: Config;
+  logger: Logger;
+}
+
+/** The Yoga instance: an HTTP handler (`app.fetch`, or a Node request listener) serving /graphql. */
+export function createApp({ db, config, logger }: AppDeps) {
+  const rateLimits = new RateLimits(config.rateLimits);
+  return createYoga<{ req?: IncomingMessage }, Context>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    context: ({ request, req }) => createContext({ db, config, rateLimits }, request, req?.socket),
+    ...graphiql,
+    logging: {
+      debug: (...args) => logger.debug(args),
+      info: (...args) => logger.info(args),
+      warn: (...args) => logger.warn(args),
+      error: (...args) => logger.error(args),
+    },
+    maskedErrors: {
+      maskError: (error, message, isDev) => {
+        const known = expectedError(error);
+        if (known) return known;
+        logger.error({ err: error }, "unexpected error");
+        return yogaMaskError(error, message, isDev);
+      },
+    },
+    plugins: [
+      EnvelopArmorPlugin({
+        maxDepth: { n: 12 },
+        costLimit: { maxCost: 10_000 },
+        maxAliases: { n: 30 },
+        maxDirectives: { n: 20 },
+        maxTokens: { n: 2_000 },
+        blockFieldSuggestion: { enabled: config.env === "production" },
+      }),
+    ],
+  });
+}
+
+export type App = ReturnType<typeof createApp>;
+
+/** Expected failures keep their message and get a stable `extensions.code`; anything else is masked. */
+function expectedError(error: unknown): GraphQLError | null {
+  const graphqlError = error instanceof GraphQLError ? error : null;
+  const original = graphqlError?.originalError ?? error;
+  const withCode = (code: string, message: string) =>
+    new GraphQLError(message, {
+      nodes: graphqlError?.nodes,
+      path: graphqlError?.path,
+      extensions: { ...graphqlError?.extensions, code },
+    });
+  if (original instanceof RateLimitedError) {
+    return new GraphQLError(original.message, {
+      path: graphqlError?.path,
+      extensions: { code: original.code, retryAfterSeconds: original.retryAfterSeconds, http: { status: 429 } },
+    });
+  }
+  if (original instanceof DomainError) return withCode(original.code, original.message);
+  // Pothos rejects malformed cursors, IDs and page sizes with this class: all of them are the caller's input.
+  if (original instanceof PothosValidationError) return withCode("BAD_USER_INPUT", original.message);
+  if (original instanceof GraphQLError) return graphqlError && graphqlError !== original ? withCode(String(original.extensions.code ?? "BAD_USER_INPUT"), original.message) : original;
+  return null;
+}

@@ -1,0 +1,90 @@
+import SchemaBuilder from "@pothos/core";
+import ErrorsPlugin from "@pothos/plugin-errors";
+import PrismaPlugin from "@pothos/plugin-prisma";
+import RelayPlugin from "@pothos/plugin-relay";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import { GraphQLError, Kind } from "graphql";
+import type { Context } from "./context.js";
+import { ValidationError } from "./errors.js";
+import PrismaTypes, { getDatamodel } from "./generated/pothos-prisma-types.js";
+import ConnectionArgsPlugin from "./graphql/connection-args-plugin.js";
+import { badUserInput, forbidden, unauthenticated } from "./graphql/errors.js";
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { loggedIn: boolean; writer: boolean; admin: boolean };
+  Scalars: { DateTime: { Input: Date; Output: Date }; ID: { Input: string; Output: string | number } };
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+  DefaultInputFieldRequiredness: true;
+}>({
+  // Scope auth first: its errors are top-level (UNAUTHENTICATED / FORBIDDEN), not typed results.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, ConnectionArgsPlugin],
+  defaultFieldNullability: false,
+  defaultInputFieldRequiredness: true,
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      loggedIn: ctx.viewer !== null,
+      writer: ctx.viewer !== null && !ctx.viewer.suspended && ctx.viewer.canWrite,
+      admin: ctx.viewer?.role === "ADMIN" && !ctx.viewer.suspended,
+    }),
+    unauthorizedError: (_parent, ctx) => {
+      if (!ctx.viewer) return unauthenticated("You must be logged in to do this.");
+      if (ctx.viewer.suspended) return forbidden("Your account is suspended.");
+      return forbidden("You are not allowed to do this.");
+    },
+  },
+  prisma: {
+    client: (ctx) => ctx.db,
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+    maxConnectionSize: 100,
+    defaultConnectionSize: 20,
+    onUnusedQuery: process.env.NODE_ENV === "production" ? null : "warn",
+  },
+  relay: {
+    clientMutationId: "omit",
+    cursorType: "String",
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+    decodeGlobalID: (globalID) => {
+      const decoded = Buffer.from(globalID, "base64").toString("utf8");
+      const separator = decoded.indexOf(":");
+      if (separator <= 0) throw badUserInput(`Invalid ID: ${JSON.stringify(globalID)}`);
+      return { typename: decoded.slice(0, separator), id: decoded.slice(separator + 1) };
+    },
+  },
+  errors: {
+    defaultTypes: [ValidationError],
+    directResult: true,
+    defaultUnionOptions: {
+      name: ({ fieldName }) => `${fieldName[0]!.toUpperCase()}${fieldName.slice(1)}Result`,
+    },
+    defaultResultOptions: {
+      name: ({ fieldName }) => `${fieldName[0]!.toUpperCase()}${fieldName.slice(1)}Success`,
+    },
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
+
+builder.scalarType("DateTime", {
+  description: "A point in time, as an ISO 8601 string in UTC (2026-01-31T12:00:00.000Z).",
+  serialize: (value) => value.toISOString(),
+  parseValue: (value) => parseDateTime(value),
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : null),
+});
+
+function parseDateTime(value: unknown): Date {
+  const date = typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : null;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw new GraphQLError("DateTime must be an ISO 8601 string such as 2026-01-31T12:00:00Z", {
+      extensions: { code: "BAD_USER_INPUT" },
+    });
+  }
+  return date;
+}

@@ -1,0 +1,81 @@
+import { mkdirSync } from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { type Prisma, PrismaClient } from "@prisma/client";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+
+/** One SQL connection, used by the migration runner and the seed (multi-statement scripts allowed). */
+export interface SqlSession {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  exec(sql: string): Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface Database {
+  kind: "pglite" | "postgresql";
+  prisma: PrismaClient;
+  /** A dedicated connection, for work that needs session state such as an advisory lock. */
+  session(): Promise<SqlSession>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A real PostgreSQL when set; PGlite otherwise. */
+  url?: string | undefined;
+  /** PGlite's data folder; undefined keeps it in memory. */
+  dataDir?: string | undefined;
+  poolSize?: number;
+  /** Called with every SQL statement Prisma sends (used by the SQL-counting tests and benchmarks). */
+  onQuery?: (sql: string) => void;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.url ? openPostgres(options.url, options) : openPGlite(options);
+}
+
+function createPrisma(adapter: Prisma.PrismaClientOptions["adapter"], onQuery?: (sql: string) => void) {
+  if (!onQuery) return new PrismaClient({ adapter });
+  const prisma = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
+  prisma.$on("query", (event) => onQuery(event.query));
+  return prisma;
+}
+
+async function openPGlite(options: DatabaseOptions): Promise<Database> {
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const pglite = await PGlite.create(options.dataDir);
+  const prisma = createPrisma(new PrismaPGlite(pglite), options.onQuery);
+  return {
+    kind: "pglite",
+    prisma,
+    // PGlite is a single connection: the session is the database itself.
+    session: async () => ({
+      query: async (sql, params) => pglite.query(sql, params),
+      exec: async (sql) => void (await pglite.exec(sql)),
+      release: async () => {},
+    }),
+    close: async () => {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}
+
+async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  const adapter = new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 });
+  const prisma = createPrisma(adapter, options.onQuery);
+  return {
+    kind: "postgresql",
+    prisma,
+    session: async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      return {
+        query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params)) as unknown as { rows: R[] },
+        exec: async (sql) => void (await client.query(sql)),
+        release: () => client.end(),
+      };
+    },
+    close: () => prisma.$disconnect(),
+  };
+}

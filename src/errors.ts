@@ -1,0 +1,65 @@
+import type { z } from "zod";
+
+/** An expected failure with a stable code; the schema turns it into a typed result or `extensions.code`. */
+export abstract class DomainError extends Error {
+  abstract readonly code: "BAD_USER_INPUT" | "NOT_FOUND" | "FORBIDDEN" | "UNAUTHENTICATED" | "RATE_LIMITED";
+}
+
+export interface FieldError {
+  /** The input field, e.g. "handle" or "input.body". */
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends DomainError {
+  override name = "ValidationError";
+  readonly code = "BAD_USER_INPUT";
+  constructor(readonly fieldErrors: FieldError[]) {
+    super(fieldErrors.map((e) => `${e.field}: ${e.message}`).join("; "));
+  }
+
+  static of(field: string, message: string) {
+    return new ValidationError([{ field, message }]);
+  }
+
+  static fromZod(error: z.ZodError) {
+    return new ValidationError(error.issues.map((i) => ({ field: i.path.join(".") || "input", message: i.message })));
+  }
+}
+
+export class NotFoundError extends DomainError {
+  override name = "NotFoundError";
+  readonly code = "NOT_FOUND";
+  constructor(what: string) {
+    super(`${what} not found`);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  override name = "ForbiddenError";
+  readonly code = "FORBIDDEN";
+}
+
+export class AuthenticationError extends DomainError {
+  override name = "AuthenticationError";
+  readonly code = "UNAUTHENTICATED";
+}
+
+/** Too many attempts; the client may retry after `retryAfterSeconds`. */
+export class RateLimitedError extends DomainError {
+  override name = "RateLimitedError";
+  readonly code = "RATE_LIMITED";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Parses input with a zod schema, turning its issues into one ValidationError. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw ValidationError.fromZod(result.error);
+  return result.data;
+}

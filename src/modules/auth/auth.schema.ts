@@ -1,0 +1,173 @@
+import { builder } from "../../builder.js";
+import { AuthenticationError, NotFoundError } from "../../errors.js";
+import { intId, uuidId } from "../../graphql/ids.js";
+import type { Context } from "../../context.js";
+import {
+  type AuthResult,
+  type Client,
+  createApiToken,
+  logIn,
+  logOut,
+  logOutEverywhere,
+  refreshSession,
+  revokeApiToken,
+  revokeSession,
+  signUp,
+} from "./auth.service.js";
+
+const client = (ctx: Context): Client => ({ userAgent: ctx.userAgent, ip: ctx.clientIp, rateLimits: ctx.rateLimits });
+
+const TokenScope = builder.enumType("TokenScope", {
+  values: { READ: { description: "Read as the user." }, WRITE: { description: "Post, like, follow… as the user." } },
+});
+
+const AuthPayload = builder.objectRef<AuthResult>("AuthPayload").implement({
+  description: "A signed-in session. Send `accessToken` as `Authorization: Bearer …`; trade `refreshToken` for a new pair with refreshSession.",
+  fields: (t) => ({
+    viewer: t.prismaField({
+      type: "User",
+      resolve: (query, auth, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: auth.userId } }),
+    }),
+    accessToken: t.exposeString("accessToken"),
+    accessTokenExpiresAt: t.expose("accessTokenExpiresAt", { type: "DateTime" }),
+    refreshToken: t.exposeString("refreshToken", { description: "Works once: each refresh returns a new one." }),
+    refreshTokenExpiresAt: t.expose("refreshTokenExpiresAt", { type: "DateTime" }),
+  }),
+});
+
+export const Session = builder.prismaNode("Session", {
+  id: { field: "id" },
+  fields: (t) => ({
+    userAgent: t.exposeString("userAgent", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    lastUsedAt: t.expose("lastUsedAt", { type: "DateTime" }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime" }),
+    isCurrent: t.boolean({ resolve: (session, _args, ctx) => session.id === ctx.viewer?.sessionId }),
+  }),
+});
+
+export const ApiToken = builder.prismaNode("ApiToken", {
+  id: { field: "id" },
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    prefix: t.exposeString("prefix", { description: "The first characters of the secret, to tell tokens apart." }),
+    scopes: t.expose("scopes", { type: [TokenScope] }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    lastUsedAt: t.expose("lastUsedAt", { type: "DateTime", nullable: true }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true }),
+    revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
+  }),
+});
+
+const SessionConnection = builder.connectionObject({ type: Session, name: "SessionConnection" }, { name: "SessionEdge" });
+const ApiTokenConnection = builder.connectionObject({ type: ApiToken, name: "ApiTokenConnection" }, { name: "ApiTokenEdge" });
+
+builder.prismaObjectFields("User", (t) => ({
+  sessions: t.relatedConnection(
+    "sessions",
+    {
+      description: "The user's active sessions, newest first. Only the user sees them.",
+      nullable: true,
+      authScopes: (user, _args, ctx) => ctx.viewer?.id === user.id,
+      cursor: "id",
+      query: () => ({ where: { revokedAt: null, expiresAt: { gt: new Date() } }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
+    },
+    SessionConnection,
+  ),
+  apiTokens: t.relatedConnection(
+    "apiTokens",
+    {
+      description: "The user's personal API tokens that are not revoked, newest first. Only the user sees them.",
+      nullable: true,
+      authScopes: (user, _args, ctx) => ctx.viewer?.id === user.id,
+      cursor: "id",
+      query: { where: { revokedAt: null }, orderBy: { id: "desc" } },
+    },
+    ApiTokenConnection,
+  ),
+}));
+
+const CreatedApiToken = builder.objectRef<{ apiToken: { id: number }; secret: string }>("CreatedApiToken").implement({
+  fields: (t) => ({
+    apiToken: t.prismaField({
+      type: "ApiToken",
+      resolve: (query, created, _args, ctx) => ctx.db.apiToken.findUniqueOrThrow({ ...query, where: { id: created.apiToken.id } }),
+    }),
+    secret: t.exposeString("secret", { description: "Shown once: Chirp keeps only a hash of it." }),
+  }),
+});
+
+const SignUpInput = builder.inputType("SignUpInput", {
+  fields: (t) => ({
+    handle: t.string({ description: "3–20 letters, digits or underscores; unique regardless of case." }),
+    email: t.string(),
+    password: t.string({ description: "At least 10 characters." }),
+    displayName: t.string({ required: false, description: "Defaults to the handle." }),
+  }),
+});
+const LogInInput = builder.inputType("LogInInput", {
+  fields: (t) => ({ login: t.string({ description: "Handle or email." }), password: t.string() }),
+});
+const RefreshSessionInput = builder.inputType("RefreshSessionInput", { fields: (t) => ({ refreshToken: t.string() }) });
+const CreateApiTokenInput = builder.inputType("CreateApiTokenInput", {
+  fields: (t) => ({
+    name: t.string(),
+    scopes: t.field({ type: [TokenScope] }),
+    expiresAt: t.field({ type: "DateTime", required: false, description: "Never expires when omitted." }),
+  }),
+});
+const RevokeApiTokenInput = builder.inputType("RevokeApiTokenInput", { fields: (t) => ({ id: t.globalID({ for: ApiToken }) }) });
+const RevokeSessionInput = builder.inputType("RevokeSessionInput", { fields: (t) => ({ id: t.globalID({ for: Session }) }) });
+
+builder.mutationFields((t) => ({
+  signUp: t.field({
+    type: AuthPayload,
+    errors: {},
+    args: { input: t.arg({ type: SignUpInput }) },
+    resolve: (_root, { input }, ctx) => signUp(ctx.db, ctx.config, { ...input, displayName: input.displayName ?? undefined }, client(ctx)),
+  }),
+  logIn: t.field({
+    type: AuthPayload,
+    errors: { types: [AuthenticationError] },
+    args: { input: t.arg({ type: LogInInput }) },
+    resolve: (_root, { input }, ctx) => logIn(ctx.db, ctx.config, input, client(ctx)),
+  }),
+  refreshSession: t.field({
+    type: AuthPayload,
+    errors: { types: [AuthenticationError] },
+    args: { input: t.arg({ type: RefreshSessionInput }) },
+    resolve: (_root, { input }, ctx) => refreshSession(ctx.db, ctx.config, input.refreshToken),
+  }),
+  logOut: t.boolean({
+    description: "Ends the current session.",
+    authScopes: { loggedIn: true },
+    resolve: (_root, _args, ctx) => logOut(ctx.db, ctx.viewer!),
+  }),
+  logOutEverywhere: t.int({
+    description: "Ends every session of the viewer and returns how many. API tokens stay valid.",
+    authScopes: { loggedIn: true },
+    resolve: (_root, _args, ctx) => logOutEverywhere(ctx.db, ctx.viewer!),
+  }),
+  revokeSession: t.prismaField({
+    type: "Session",
+    description: "Ends one of the viewer's sessions, e.g. a lost phone.",
+    authScopes: { loggedIn: true },
+    errors: { types: [NotFoundError] },
+    args: { input: t.arg({ type: RevokeSessionInput }) },
+    resolve: (query, _root, { input }, ctx) => revokeSession(ctx.db, ctx.viewer!, uuidId(input.id), query),
+  }),
+  createApiToken: t.field({
+    type: CreatedApiToken,
+    authScopes: { writer: true },
+    errors: {},
+    args: { input: t.arg({ type: CreateApiTokenInput }) },
+    resolve: (_root, { input }, ctx) => createApiToken(ctx.db, ctx.viewer!, input),
+  }),
+  revokeApiToken: t.prismaField({
+    type: "ApiToken",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError] },
+    args: { input: t.arg({ type: RevokeApiTokenInput }) },
+    resolve: (query, _root, { input }, ctx) => revokeApiToken(ctx.db, ctx.viewer!, intId(input.id), query),
+  }),
+}));

@@ -1,0 +1,240 @@
+import { randomUUID } from "node:crypto";
+import type { PrismaClient, TokenScope } from "@prisma/client";
+import { z } from "zod";
+import type { Config } from "../../config.js";
+import type { Viewer } from "../../context.js";
+import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
+import { createUser, handleKey } from "../users/users.service.js";
+import type { RateLimits } from "./rate-limits.js";
+import {
+  API_TOKEN_PREFIX,
+  type JwtSettings,
+  REFRESH_TOKEN_PREFIX,
+  decoyPasswordHash,
+  newSecret,
+  sha256,
+  signAccessToken,
+  verifyAccessToken,
+  verifyPassword,
+} from "./credentials.js";
+
+type Db = PrismaClient;
+type AuthConfig = Pick<Config, "jwt">;
+
+const INVALID_LOGIN = "Wrong handle, email or password.";
+// API token lastUsedAt is a hint, not an audit log: refresh it at most this often.
+const LAST_USED_PRECISION_MS = 5 * 60_000;
+
+/** Resolves the Authorization header to a viewer; a present but unusable credential is an error, not anonymity. */
+export async function authenticate(db: Db, jwt: JwtSettings, header: string | null): Promise<Viewer | null> {
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>".');
+  const token = match[1]!;
+  return token.startsWith(API_TOKEN_PREFIX) ? authenticateApiToken(db, token) : authenticateAccessToken(db, jwt, token);
+}
+
+async function authenticateAccessToken(db: Db, jwt: JwtSettings, token: string): Promise<Viewer> {
+  const verified = await verifyAccessToken(jwt, token);
+  if ("reason" in verified) throw new AuthenticationError(verified.reason);
+  const session = await db.session.findUnique({
+    where: { id: verified.sessionId },
+    select: { id: true, revokedAt: true, user: { select: { id: true, role: true, suspendedAt: true } } },
+  });
+  if (!session || session.revokedAt) throw new AuthenticationError("The session has ended; log in again.");
+  const { user } = session;
+  return { id: user.id, role: user.role, suspended: user.suspendedAt !== null, canWrite: true, sessionId: session.id };
+}
+
+async function authenticateApiToken(db: Db, token: string): Promise<Viewer> {
+  const found = await db.apiToken.findUnique({
+    where: { tokenHash: sha256(token) },
+    select: {
+      id: true,
+      scopes: true,
+      revokedAt: true,
+      expiresAt: true,
+      lastUsedAt: true,
+      user: { select: { id: true, role: true, suspendedAt: true } },
+    },
+  });
+  const now = Date.now();
+  if (!found || found.revokedAt || (found.expiresAt && found.expiresAt.getTime() <= now)) {
+    throw new AuthenticationError("The API token is invalid, expired or revoked.");
+  }
+  if (!found.lastUsedAt || now - found.lastUsedAt.getTime() > LAST_USED_PRECISION_MS) {
+    await db.apiToken.update({ where: { id: found.id }, data: { lastUsedAt: new Date(now) } });
+  }
+  const { user } = found;
+  return {
+    id: user.id,
+    role: user.role,
+    suspended: user.suspendedAt !== null,
+    canWrite: found.scopes.includes("WRITE"),
+    sessionId: null,
+  };
+}
+
+export interface AuthResult {
+  userId: number;
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+}
+
+const SignUpInput = z.object({
+  handle: z.string(),
+  email: z.string(),
+  password: z.string(),
+  displayName: z.string().optional(),
+});
+
+/** Where a sign-up or log-in comes from: recorded on the session, and counted by the rate limits. */
+export interface Client {
+  userAgent: string | null;
+  ip: string;
+  rateLimits: RateLimits;
+}
+
+export async function signUp(db: Db, config: AuthConfig, input: z.input<typeof SignUpInput>, client: Client) {
+  const parsed = parseInput(SignUpInput, input);
+  await client.rateLimits.signUp(client.ip);
+  const user = await createUser(db, parsed);
+  return startSession(db, config, user.id, client.userAgent);
+}
+
+const LogInInput = z.object({ login: z.string().trim().min(1, "Enter your handle or email"), password: z.string().min(1, "Enter your password") });
+
+export async function logIn(db: Db, config: AuthConfig, input: z.input<typeof LogInInput>, client: Client) {
+  const { login, password } = parseInput(LogInInput, input);
+  const account = login.includes("@") ? login.toLowerCase() : handleKey(login);
+  await client.rateLimits.checkLogIn(account, client.ip);
+  const user = await db.user.findFirst({
+    where: login.includes("@") ? { email: account } : { handleKey: account },
+    select: { id: true, passwordHash: true, suspendedAt: true },
+  });
+  // Verify against a decoy when there is no account, so timing does not tell which handles exist.
+  const valid = await verifyPassword(user?.passwordHash ?? (await decoyPasswordHash()), password);
+  if (!user || !valid) {
+    await client.rateLimits.logInFailed(account, client.ip);
+    throw new AuthenticationError(INVALID_LOGIN);
+  }
+  await client.rateLimits.logInSucceeded(account);
+  if (user.suspendedAt) throw new AuthenticationError("This account is suspended.");
+  return startSession(db, config, user.id, client.userAgent);
+}
+
+async function startSession(db: Db, config: AuthConfig, userId: number, userAgent: string | null): Promise<AuthResult> {
+  const refresh = newSecret(REFRESH_TOKEN_PREFIX);
+  const refreshTokenExpiresAt = new Date(Date.now() + config.jwt.refreshTtl * 1000);
+  const session = await db.session.create({
+    data: {
+      id: randomUUID(),
+      userId,
+      userAgent: userAgent?.slice(0, 500) ?? null,
+      expiresAt: refreshTokenExpiresAt,
+      refreshTokens: { create: { tokenHash: refresh.hash } },
+    },
+    select: { id: true },
+  });
+  const access = await signAccessToken(config.jwt, userId, session.id);
+  return {
+    userId,
+    accessToken: access.token,
+    accessTokenExpiresAt: access.expiresAt,
+    refreshToken: refresh.secret,
+    refreshTokenExpiresAt,
+  };
+}
+
+/**
+ * Trades a refresh token for a new pair. Each refresh token works once: presenting a used one means
+ * it was stolen or replayed, and the whole session (every token of the family) is revoked.
+ */
+export async function refreshSession(db: Db, config: AuthConfig, refreshToken: string): Promise<AuthResult> {
+  const tokenHash = sha256(refreshToken);
+  const found = await db.refreshToken.findUnique({
+    where: { tokenHash },
+    select: {
+      usedAt: true,
+      session: { select: { id: true, revokedAt: true, expiresAt: true, user: { select: { id: true, suspendedAt: true } } } },
+    },
+  });
+  if (!found) throw new AuthenticationError("The refresh token is invalid.");
+  const { session } = found;
+  if (session.revokedAt || session.expiresAt.getTime() <= Date.now()) {
+    throw new AuthenticationError("The session has ended; log in again.");
+  }
+  const next = newSecret(REFRESH_TOKEN_PREFIX);
+  const rotated = await db.$transaction(async (tx) => {
+    // Only one caller can mark the token used; a second, concurrent or later, is a replay.
+    const { count } = await tx.refreshToken.updateMany({ where: { tokenHash, usedAt: null }, data: { usedAt: new Date() } });
+    if (count === 0) return false;
+    await tx.refreshToken.create({ data: { tokenHash: next.hash, sessionId: session.id } });
+    await tx.session.update({ where: { id: session.id }, data: { lastUsedAt: new Date() } });
+    return true;
+  });
+  if (!rotated) {
+    await db.session.update({ where: { id: session.id }, data: { revokedAt: new Date() } });
+    throw new AuthenticationError("This refresh token was already used; the session has been revoked. Log in again.");
+  }
+  if (session.user.suspendedAt) throw new AuthenticationError("This account is suspended.");
+  const access = await signAccessToken(config.jwt, session.user.id, session.id);
+  return {
+    userId: session.user.id,
+    accessToken: access.token,
+    accessTokenExpiresAt: access.expiresAt,
+    refreshToken: next.secret,
+    refreshTokenExpiresAt: session.expiresAt,
+  };
+}
+
+export async function logOut(db: Db, viewer: Viewer) {
+  if (!viewer.sessionId) throw new ForbiddenError("An API token has no session to end; revoke the token instead.");
+  await db.session.updateMany({ where: { id: viewer.sessionId, revokedAt: null }, data: { revokedAt: new Date() } });
+  return true;
+}
+
+/** Ends every session of the viewer (API tokens stay: they are revoked one by one). */
+export async function logOutEverywhere(db: Db, viewer: Viewer) {
+  const { count } = await db.session.updateMany({ where: { userId: viewer.id, revokedAt: null }, data: { revokedAt: new Date() } });
+  return count;
+}
+
+const CreateApiTokenInput = z.object({
+  name: z.string().trim().min(1, "Give the token a name").max(50, "At most 50 characters"),
+  scopes: z
+    .array(z.enum(["READ", "WRITE"]))
+    .min(1, "Choose at least one scope")
+    .transform((s) => [...new Set(s)] as TokenScope[]),
+  expiresAt: z
+    .date()
+    .refine((d) => d.getTime() > Date.now(), "Must be in the future")
+    .nullish(),
+});
+
+const MAX_API_TOKENS = 50;
+
+export async function createApiToken(db: Db, viewer: Viewer, input: z.input<typeof CreateApiTokenInput>) {
+  const { name, scopes, expiresAt } = parseInput(CreateApiTokenInput, input);
+  const active = await db.apiToken.count({ where: { userId: viewer.id, revokedAt: null } });
+  if (active >= MAX_API_TOKENS) throw ValidationError.of("name", `You can have at most ${MAX_API_TOKENS} active tokens; revoke one first.`);
+  const { secret, hash } = newSecret(API_TOKEN_PREFIX);
+  const apiToken = await db.apiToken.create({
+    data: { userId: viewer.id, name, scopes, expiresAt: expiresAt ?? null, tokenHash: hash, prefix: secret.slice(0, API_TOKEN_PREFIX.length + 4) },
+  });
+  return { apiToken, secret };
+}
+
+export async function revokeApiToken<Q extends object>(db: Db, viewer: Viewer, id: number, query: Q) {
+  const token = await db.apiToken.findFirst({ where: { id, userId: viewer.id }, select: { id: true, revokedAt: true } });
+  if (!token) throw new NotFoundError("API token");
+  return db.apiToken.update({ ...query, where: { id }, data: { revokedAt: token.revokedAt ?? new Date() } });
+}
+
+export async function revokeSession<Q extends object>(db: Db, viewer: Viewer, id: string, query: Q) {
+  const session = await db.session.findFirst({ where: { id, userId: viewer.id }, select: { revokedAt: true } });
+  if (!session) throw new NotFoundError("Session");
+  return db.session.update({ ...query, where: { id }, data: { revokedAt: session.revokedAt ?? new Date() } });
+}

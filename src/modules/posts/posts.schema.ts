@@ -1,0 +1,135 @@
+import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
+import { builder } from "../../builder.js";
+import { ForbiddenError, NotFoundError } from "../../errors.js";
+import { intId } from "../../graphql/ids.js";
+import { User, UserConnection } from "../users/users.schema.js";
+import { createPost, deletePost, editPost, repost, setLiked, undoRepost } from "./posts.service.js";
+
+export const Post = builder.prismaNode("Post", {
+  id: { field: "id" },
+  description: "A post, a reply (replyTo is set) or a repost (repostOf is set, body is null).",
+  fields: (t) => ({
+    body: t.exposeString("body", { nullable: true, description: "Null for a repost and for a deleted post." }),
+    author: t.relation("author"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    editedAt: t.expose("editedAt", { type: "DateTime", nullable: true }),
+    deletedAt: t.expose("deletedAt", { type: "DateTime", nullable: true }),
+    isDeleted: t.boolean({ select: { deletedAt: true }, resolve: (post) => post.deletedAt !== null }),
+    replyTo: t.relation("replyTo", { nullable: true, description: "The post this one answers." }),
+    threadRoot: t.relation("root", { nullable: true, description: "The post that started the thread; null when this one did." }),
+    repostOf: t.relation("repostOf", { nullable: true }),
+    likeCount: t.exposeInt("likeCount"),
+    replyCount: t.exposeInt("replyCount"),
+    repostCount: t.exposeInt("repostCount"),
+    viewerHasLiked: t.boolean({ resolve: (post, _args, ctx) => ctx.loaders.viewerHasLiked.load(post.id) }),
+    viewerHasReposted: t.boolean({ resolve: (post, _args, ctx) => ctx.loaders.viewerHasReposted.load(post.id) }),
+  }),
+});
+
+export const PostConnection = builder.connectionObject({ type: Post, name: "PostConnection" }, { name: "PostEdge" });
+
+// Likers page over the like rows, newest first, and yield the users who liked.
+const likers = prismaConnectionHelpers(builder, "Like", {
+  cursor: "id",
+  query: { orderBy: { id: "desc" } },
+  select: (nodeSelection) => ({ user: nodeSelection(true) }),
+  resolveNode: (like) => like.user,
+});
+
+builder.prismaObjectFields("Post", (t) => ({
+  replies: t.relatedConnection(
+    "replies",
+    { description: "Direct replies, oldest first.", cursor: "id", query: { orderBy: { id: "asc" } } },
+    PostConnection,
+  ),
+  likers: t.connection({
+    type: User,
+    description: "Who liked the post, most recent first.",
+    args: likers.getArgs(),
+    select: (args, ctx, nestedSelection) => ({ likes: likers.getQuery(args, ctx, nestedSelection) }),
+    resolve: (post, args, ctx) => likers.resolve(post.likes, args, ctx),
+  }, UserConnection),
+}));
+
+builder.queryFields((t) => ({
+  post: t.prismaField({
+    type: "Post",
+    nullable: true,
+    args: { id: t.arg.globalID({ for: Post }) },
+    resolve: (query, _root, { id }, ctx) => ctx.db.post.findUnique({ ...query, where: { id: intId(id) } }),
+  }),
+}));
+
+const CreatePostInput = builder.inputType("CreatePostInput", {
+  fields: (t) => ({
+    body: t.string({ description: "1–500 characters, counted as people see them (an emoji is one)." }),
+    replyToId: t.globalID({ for: Post, required: false, description: "The post this one replies to." }),
+  }),
+});
+const EditPostInput = builder.inputType("EditPostInput", {
+  fields: (t) => ({ id: t.globalID({ for: Post }), body: t.string() }),
+});
+const PostIdInput = (name: string) => builder.inputType(name, { fields: (t) => ({ postId: t.globalID({ for: Post }) }) });
+const DeletePostInput = builder.inputType("DeletePostInput", { fields: (t) => ({ id: t.globalID({ for: Post }) }) });
+const RepostInput = PostIdInput("RepostInput");
+const UndoRepostInput = PostIdInput("UndoRepostInput");
+const LikePostInput = PostIdInput("LikePostInput");
+const UnlikePostInput = PostIdInput("UnlikePostInput");
+
+builder.mutationFields((t) => ({
+  createPost: t.prismaField({
+    type: "Post",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError] },
+    args: { input: t.arg({ type: CreatePostInput }) },
+    resolve: (query, _root, { input }, ctx) =>
+      createPost(ctx.db, ctx.viewer!, { body: input.body, replyToId: input.replyToId ? intId(input.replyToId) : null }, query),
+  }),
+  editPost: t.prismaField({
+    type: "Post",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError, ForbiddenError] },
+    args: { input: t.arg({ type: EditPostInput }) },
+    resolve: (query, _root, { input }, ctx) => editPost(ctx.db, ctx.viewer!, intId(input.id), input.body, query),
+  }),
+  deletePost: t.prismaField({
+    type: "Post",
+    description: "The author or an admin deletes a post: it keeps its place in its thread but loses its body. Returns it.",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError, ForbiddenError] },
+    args: { input: t.arg({ type: DeletePostInput }) },
+    resolve: (query, _root, { input }, ctx) => deletePost(ctx.db, ctx.viewer!, intId(input.id), query),
+  }),
+  repost: t.prismaField({
+    type: "Post",
+    description: "Reposts a post (idempotent) and returns the repost.",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError] },
+    args: { input: t.arg({ type: RepostInput }) },
+    resolve: (query, _root, { input }, ctx) => repost(ctx.db, ctx.viewer!, intId(input.postId), query),
+  }),
+  undoRepost: t.prismaField({
+    type: "Post",
+    description: "Removes the viewer's repost (idempotent) and returns the original post.",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError] },
+    args: { input: t.arg({ type: UndoRepostInput }) },
+    resolve: (query, _root, { input }, ctx) => undoRepost(ctx.db, ctx.viewer!, intId(input.postId), query),
+  }),
+  likePost: t.prismaField({
+    type: "Post",
+    description: "Likes a post (idempotent) and returns it.",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError] },
+    args: { input: t.arg({ type: LikePostInput }) },
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, intId(input.postId), true, query),
+  }),
+  unlikePost: t.prismaField({
+    type: "Post",
+    description: "Removes the viewer's like (idempotent) and returns the post.",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError] },
+    args: { input: t.arg({ type: UnlikePostInput }) },
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, intId(input.postId), false, query),
+  }),
+}));

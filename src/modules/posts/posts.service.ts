@@ -1,0 +1,133 @@
+import type { PrismaClient } from "@prisma/client";
+import { z } from "zod";
+import type { Viewer } from "../../context.js";
+import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
+
+type Db = PrismaClient;
+
+export const MAX_POST_LENGTH = 500;
+const graphemes = new Intl.Segmenter("en", { granularity: "grapheme" });
+
+/** Length as a person counts it: an emoji with modifiers or a flag is one character. */
+export const visibleLength = (text: string) => {
+  let n = 0;
+  for (const _ of graphemes.segment(text)) n++;
+  return n;
+};
+
+const Body = z
+  .string()
+  .trim()
+  .min(1, "A post cannot be empty")
+  .refine((b) => visibleLength(b) <= MAX_POST_LENGTH, `At most ${MAX_POST_LENGTH} characters`);
+
+/** The post a reply, like or repost points at: reposts stand for their original. */
+async function findTarget(db: Pick<Db, "post">, id: number) {
+  const post = await db.post.findUnique({ where: { id }, select: { id: true, rootId: true, repostOfId: true, deletedAt: true } });
+  if (!post) throw new NotFoundError("Post");
+  if (post.repostOfId === null) return post;
+  return findTarget(db, post.repostOfId);
+}
+
+export async function createPost<Q extends object>(db: Db, viewer: Viewer, input: { body: string; replyToId?: number | null }, query: Q) {
+  const body = parseInput(z.object({ body: Body }), { body: input.body }).body;
+  return db.$transaction(async (tx) => {
+    let thread: { replyToId: number; rootId: number } | null = null;
+    if (input.replyToId != null) {
+      const parent = await findTarget(tx, input.replyToId);
+      if (parent.deletedAt) throw ValidationError.of("replyToId", "You cannot reply to a deleted post");
+      thread = { replyToId: parent.id, rootId: parent.rootId ?? parent.id };
+      await tx.post.update({ where: { id: parent.id }, data: { replyCount: { increment: 1 } }, select: { id: true } });
+    }
+    await tx.user.update({ where: { id: viewer.id }, data: { postCount: { increment: 1 } }, select: { id: true } });
+    return tx.post.create({ ...query, data: { authorId: viewer.id, body, ...thread } });
+  });
+}
+
+async function findOwnPost(db: Pick<Db, "post">, viewer: Viewer, id: number, allowAdmin: boolean) {
+  const post = await db.post.findUnique({
+    where: { id },
+    select: { id: true, authorId: true, replyToId: true, repostOfId: true, deletedAt: true },
+  });
+  if (!post) throw new NotFoundError("Post");
+  const isAdmin = allowAdmin && viewer.role === "ADMIN";
+  if (post.authorId !== viewer.id && !isAdmin) throw new ForbiddenError("Only the author can change this post.");
+  return post;
+}
+
+export async function editPost<Q extends object>(db: Db, viewer: Viewer, id: number, body: string, query: Q) {
+  const parsed = parseInput(z.object({ body: Body }), { body }).body;
+  const post = await findOwnPost(db, viewer, id, false);
+  if (post.deletedAt) throw ValidationError.of("id", "A deleted post cannot be edited");
+  if (post.repostOfId !== null) throw ValidationError.of("id", "A repost has no text to edit");
+  return db.post.update({ ...query, where: { id }, data: { body: parsed, editedAt: new Date() } });
+}
+
+/**
+ * A deleted post keeps its place in its thread (replies still point at it) but loses its body.
+ * Reposts of it disappear; a repost itself is simply removed.
+ */
+export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: number, query: Q) {
+  const post = await findOwnPost(db, viewer, id, true);
+  if (post.repostOfId !== null) {
+    await removeRepost(db, post.authorId, post.repostOfId);
+    return db.post.findUniqueOrThrow({ ...query, where: { id: post.repostOfId } });
+  }
+  if (post.deletedAt) return db.post.findUniqueOrThrow({ ...query, where: { id } });
+  return db.$transaction(async (tx) => {
+    const reposts = await tx.post.deleteMany({ where: { repostOfId: id } });
+    await tx.user.update({ where: { id: post.authorId }, data: { postCount: { decrement: 1 } }, select: { id: true } });
+    if (post.replyToId !== null) {
+      await tx.post.update({ where: { id: post.replyToId }, data: { replyCount: { decrement: 1 } }, select: { id: true } });
+    }
+    return tx.post.update({
+      ...query,
+      where: { id },
+      data: { body: null, deletedAt: new Date(), repostCount: { decrement: reposts.count } },
+    });
+  });
+}
+
+/** Reposting twice is a no-op; reposting a repost reposts its original. Returns the repost. */
+export async function repost<Q extends object>(db: Db, viewer: Viewer, postId: number, query: Q) {
+  return db.$transaction(async (tx) => {
+    const target = await findTarget(tx, postId);
+    if (target.deletedAt) throw ValidationError.of("postId", "You cannot repost a deleted post");
+    const { count } = await tx.post.createMany({ data: [{ authorId: viewer.id, repostOfId: target.id }], skipDuplicates: true });
+    if (count === 1) {
+      await tx.post.update({ where: { id: target.id }, data: { repostCount: { increment: 1 } }, select: { id: true } });
+    }
+    return tx.post.findUniqueOrThrow({ ...query, where: { authorId_repostOfId: { authorId: viewer.id, repostOfId: target.id } } });
+  });
+}
+
+/** Undoing a repost that does not exist is a no-op. Returns the original post. */
+export async function undoRepost<Q extends object>(db: Db, viewer: Viewer, postId: number, query: Q) {
+  const target = await findTarget(db, postId);
+  await removeRepost(db, viewer.id, target.id);
+  return db.post.findUniqueOrThrow({ ...query, where: { id: target.id } });
+}
+
+async function removeRepost(db: Db, authorId: number, originalId: number) {
+  await db.$transaction(async (tx) => {
+    const { count } = await tx.post.deleteMany({ where: { authorId, repostOfId: originalId } });
+    if (count === 1) {
+      await tx.post.update({ where: { id: originalId }, data: { repostCount: { decrement: 1 } }, select: { id: true } });
+    }
+  });
+}
+
+/** Liking twice is a no-op; so is unliking a post one has not liked. Both return the post. */
+export async function setLiked<Q extends object>(db: Db, viewer: Viewer, postId: number, liked: boolean, query: Q) {
+  return db.$transaction(async (tx) => {
+    const target = await findTarget(tx, postId);
+    if (liked && target.deletedAt) throw ValidationError.of("postId", "You cannot like a deleted post");
+    const { count } = liked
+      ? await tx.like.createMany({ data: [{ userId: viewer.id, postId: target.id }], skipDuplicates: true })
+      : await tx.like.deleteMany({ where: { userId: viewer.id, postId: target.id } });
+    if (count === 1) {
+      await tx.post.update({ where: { id: target.id }, data: { likeCount: { [liked ? "increment" : "decrement"]: 1 } }, select: { id: true } });
+    }
+    return tx.post.findUniqueOrThrow({ ...query, where: { id: target.id } });
+  });
+}

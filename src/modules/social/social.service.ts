@@ -1,0 +1,21 @@
+import type { PrismaClient } from "@prisma/client";
+import type { Viewer } from "../../context.js";
+import { NotFoundError, ValidationError } from "../../errors.js";
+
+/** Following twice is a no-op; so is unfollowing someone one does not follow. Returns the other user. */
+export async function setFollowing<Q extends object>(db: PrismaClient, viewer: Viewer, userId: number, follow: boolean, query: Q) {
+  if (userId === viewer.id) throw ValidationError.of("userId", "You cannot follow yourself");
+  return db.$transaction(async (tx) => {
+    const exists = await tx.user.count({ where: { id: userId } });
+    if (!exists) throw new NotFoundError("User");
+    const { count } = follow
+      ? await tx.follow.createMany({ data: [{ followerId: viewer.id, followeeId: userId }], skipDuplicates: true })
+      : await tx.follow.deleteMany({ where: { followerId: viewer.id, followeeId: userId } });
+    if (count === 1) {
+      const change = { [follow ? "increment" : "decrement"]: 1 };
+      await tx.user.update({ where: { id: viewer.id }, data: { followingCount: change }, select: { id: true } });
+      await tx.user.update({ where: { id: userId }, data: { followerCount: change }, select: { id: true } });
+    }
+    return tx.user.findUniqueOrThrow({ ...query, where: { id: userId } });
+  });
+}

@@ -1,0 +1,119 @@
+import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
+import type { Context } from "../../context.js";
+import { builder } from "../../builder.js";
+import { ForbiddenError, NotFoundError } from "../../errors.js";
+import { intId } from "../../graphql/ids.js";
+import { handleKey, setSuspended, updateProfile } from "./users.service.js";
+
+export const Role = builder.enumType("Role", { values: ["USER", "ADMIN"] as const });
+
+const isSelf = (user: { id: number }, _args: unknown, ctx: Context) => ctx.viewer?.id === user.id;
+
+export const User = builder.prismaNode("User", {
+  id: { field: "id" },
+  fields: (t) => ({
+    handle: t.exposeString("handle"),
+    displayName: t.exposeString("displayName"),
+    bio: t.exposeString("bio"),
+    avatarUrl: t.exposeString("avatarUrl", { nullable: true }),
+    role: t.expose("role", { type: Role }),
+    isSuspended: t.boolean({ select: { suspendedAt: true }, resolve: (user) => user.suspendedAt !== null }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    email: t.exposeString("email", { nullable: true, description: "Only the user sees their email.", authScopes: isSelf }),
+    followerCount: t.exposeInt("followerCount"),
+    followingCount: t.exposeInt("followingCount"),
+    postCount: t.exposeInt("postCount", { description: "Posts and replies, not counting reposts or deleted posts." }),
+    viewerFollows: t.boolean({
+      description: "Whether the viewer follows this user (false when anonymous).",
+      resolve: (user, _args, ctx) => ctx.loaders.viewerFollows.load(user.id),
+    }),
+    followsViewer: t.boolean({
+      description: "Whether this user follows the viewer (false when anonymous).",
+      resolve: (user, _args, ctx) => ctx.loaders.followsViewer.load(user.id),
+    }),
+  }),
+});
+
+export const UserConnection = builder.connectionObject({ type: User, name: "UserConnection" }, { name: "UserEdge" });
+
+// Followers and following page over the follow rows (newest first) and yield the users at the other end.
+const followers = prismaConnectionHelpers(builder, "Follow", {
+  cursor: "id",
+  query: { orderBy: { id: "desc" } },
+  select: (nodeSelection) => ({ follower: nodeSelection(true) }),
+  resolveNode: (follow) => follow.follower,
+});
+const following = prismaConnectionHelpers(builder, "Follow", {
+  cursor: "id",
+  query: { orderBy: { id: "desc" } },
+  select: (nodeSelection) => ({ followee: nodeSelection(true) }),
+  resolveNode: (follow) => follow.followee,
+});
+
+builder.prismaObjectFields("User", (t) => ({
+  followers: t.connection({
+    type: User,
+    args: followers.getArgs(),
+    select: (args, ctx, nestedSelection) => ({ followers: followers.getQuery(args, ctx, nestedSelection) }),
+    resolve: (user, args, ctx) => followers.resolve(user.followers, args, ctx),
+  }, UserConnection),
+  following: t.connection({
+    type: User,
+    args: following.getArgs(),
+    select: (args, ctx, nestedSelection) => ({ following: following.getQuery(args, ctx, nestedSelection) }),
+    resolve: (user, args, ctx) => following.resolve(user.following, args, ctx),
+  }, UserConnection),
+}));
+
+builder.queryFields((t) => ({
+  viewer: t.prismaField({
+    type: "User",
+    nullable: true,
+    description: "The logged-in user, or null when anonymous.",
+    resolve: (query, _root, _args, ctx) => (ctx.viewer ? ctx.db.user.findUnique({ ...query, where: { id: ctx.viewer.id } }) : null),
+  }),
+  user: t.prismaField({
+    type: "User",
+    nullable: true,
+    args: { handle: t.arg.string() },
+    resolve: (query, _root, { handle }, ctx) => ctx.db.user.findUnique({ ...query, where: { handleKey: handleKey(handle) } }),
+  }),
+}));
+
+const UpdateProfileInput = builder.inputType("UpdateProfileInput", {
+  fields: (t) => ({
+    displayName: t.string({ required: false, description: "1–50 characters." }),
+    bio: t.string({ required: false, description: "At most 160 characters." }),
+    avatarUrl: t.string({ required: false, description: "An http(s) URL; null removes the avatar." }),
+  }),
+});
+
+const SetUserSuspendedInput = builder.inputType("SetUserSuspendedInput", {
+  fields: (t) => ({
+    userId: t.globalID({ for: User }),
+    suspended: t.boolean(),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  updateProfile: t.prismaField({
+    type: "User",
+    authScopes: { writer: true },
+    errors: {},
+    args: { input: t.arg({ type: UpdateProfileInput }) },
+    resolve: (query, _root, { input }, ctx) =>
+      updateProfile(ctx.db, ctx.viewer!, {
+        displayName: input.displayName ?? undefined,
+        bio: input.bio ?? undefined,
+        avatarUrl: input.avatarUrl,
+      }, query),
+  }),
+  setUserSuspended: t.prismaField({
+    type: "User",
+    description: "Admins only. A suspended user can read but cannot log in, refresh a session or write.",
+    authScopes: { admin: true },
+    errors: { types: [NotFoundError, ForbiddenError] },
+    args: { input: t.arg({ type: SetUserSuspendedInput }) },
+    resolve: (query, _root, { input }, ctx) => setSuspended(ctx.db, ctx.viewer!, intId(input.userId), input.suspended, query),
+  }),
+}));

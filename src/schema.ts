@@ -1,0 +1,10 @@
+import { lexicographicSortSchema } from "graphql";
+import { builder } from "./builder.js";
+import "./graphql/errors.schema.js";
+import "./modules/users/users.schema.js";
+import "./modules/auth/auth.schema.js";
+import "./modules/posts/posts.schema.js";
+import "./modules/social/social.schema.js";
+import "./modules/timeline/timeline.schema.js";
+
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,49 @@
+import { createServer } from "node:http";
+import { createApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { openDatabase } from "./db.js";
+import { loadDemoData } from "./demo.js";
+import { createLogger } from "./logger.js";
+import { migrate } from "./migrate.js";
+
+const startedAt = performance.now();
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+const logger = createLogger(config.logLevel);
+
+const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
+if (db.kind === "pglite") {
+  // The embedded database migrates itself; a real PostgreSQL is migrated by `npm run db:migrate` before deploys.
+  const { applied, fresh } = await migrate(db);
+  if (applied.length > 0) logger.info({ migrations: applied }, "applied migrations");
+  if (fresh && config.demoData) {
+    const counts = await loadDemoData(db);
+    logger.info(counts, "loaded demo data into the new embedded database (DEMO_DATA=false turns this off)");
+  }
+}
+
+const app = createApp({ db: db.prisma, config, logger });
+const server = createServer(app);
+server.listen(config.port, config.host, () => {
+  const url = `http://localhost:${config.port}/graphql`;
+  logger.info({ url, database: db.kind, startupMs: Math.round(performance.now() - startedAt) }, `Chirp is ready at ${url}`);
+});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "shutting down");
+  server.closeIdleConnections();
+  server.close();
+  await db.close();
+  process.exit(0);
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));

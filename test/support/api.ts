@@ -1,0 +1,103 @@
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { type GraphQLFormattedError, print } from "graphql";
+import { createApp } from "../../src/app.js";
+import { type Config, loadConfig } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
+import { graphql } from "../gql/index.js";
+import { sqlLog, workerDatabase } from "./database.js";
+
+export const testConfig = loadConfig({
+  NODE_ENV: "test",
+  JWT_SECRET: "test-secret-that-is-at-least-32-chars!",
+  LOG_LEVEL: "silent",
+  // Every test request comes from the same "address"; test/api/rate-limits.test.ts sets its own limits.
+  SIGNUPS_PER_IP: "1000000",
+  LOGIN_FAILURES_PER_IP: "1000000",
+  LOGIN_FAILURES_PER_ACCOUNT: "1000000",
+});
+
+/** Who sends a request: a signed-up test user, a raw Authorization token, or nobody. */
+export type As = TestUser | { token: string } | null | undefined;
+
+export interface TestUser {
+  /** The global (Relay) ID. */
+  id: string;
+  dbId: number;
+  handle: string;
+  email: string;
+  password: string;
+  token: string;
+  refreshToken: string;
+}
+
+export interface Result<R> {
+  status: number;
+  data?: R | null;
+  errors?: GraphQLFormattedError[];
+}
+
+const SignUpDocument = graphql(`
+  mutation TestSignUp($input: SignUpInput!) {
+    signUp(input: $input) {
+      __typename
+      ... on AuthPayload { accessToken refreshToken viewer { id } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const DEFAULT_PASSWORD = "correct horse battery";
+
+/** The app and its database for one test file; call in the file's top level or a beforeAll. */
+export async function testApi(config: Config = testConfig) {
+  const { db } = await workerDatabase();
+  const app = createApp({ db: db.prisma, config, logger: createLogger("silent") });
+  let handles = 0;
+
+  async function execute<R, V>(
+    document: TypedDocumentNode<R, V> | string,
+    variables?: V,
+    options: { as?: As; headers?: Record<string, string> } = {},
+  ): Promise<Result<R>> {
+    const headers: Record<string, string> = { "content-type": "application/json", ...options.headers };
+    if (options.as) headers.authorization = `Bearer ${options.as.token}`;
+    const response = await app.fetch("http://chirp.test/graphql", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ query: typeof document === "string" ? document : print(document), variables }),
+    });
+    const body = (await response.json()) as Omit<Result<R>, "status">;
+    return { status: response.status, ...body };
+  }
+
+  /** Runs the operation and returns its result with the SQL statements it sent. */
+  async function executeCounted<R, V>(document: TypedDocumentNode<R, V> | string, variables?: V, options?: { as?: As }) {
+    const start = sqlLog.length;
+    const result = await execute(document, variables, options);
+    return { ...result, statements: sqlLog.slice(start) };
+  }
+
+  /** Signs a user up through the API; `role: "ADMIN"` and `suspended` are set in the database afterwards. */
+  async function signUp(overrides: { handle?: string; email?: string; password?: string; role?: "ADMIN"; suspended?: boolean } = {}): Promise<TestUser> {
+    const handle = overrides.handle ?? `user_${process.env.VITEST_POOL_ID ?? 0}_${++handles}`;
+    const email = overrides.email ?? `${handle.toLowerCase()}@example.com`;
+    const password = overrides.password ?? DEFAULT_PASSWORD;
+    const result = await execute(SignUpDocument, { input: { handle, email, password } });
+    const payload = result.data?.signUp;
+    if (payload?.__typename !== "AuthPayload") throw new Error(`signUp failed: ${JSON.stringify(result)}`);
+    const dbId = Number(Buffer.from(payload.viewer.id, "base64").toString().split(":")[1]);
+    if (overrides.role || overrides.suspended) {
+      await db.prisma.user.update({
+        where: { id: dbId },
+        data: { role: overrides.role ?? "USER", suspendedAt: overrides.suspended ? new Date() : null },
+      });
+    }
+    return { id: payload.viewer.id, dbId, handle, email, password, token: payload.accessToken, refreshToken: payload.refreshToken };
+  }
+
+  return { app, db: db.prisma, execute, executeCounted, signUp };
+}
+
+export type TestApi = Awaited<ReturnType<typeof testApi>>;
+
+export const globalId = (typename: string, id: number | string) => Buffer.from(`${typename}:${id}`).toString("base64");

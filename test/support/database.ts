@@ -1,0 +1,64 @@
+import { openDatabase, type Database } from "../../src/db.js";
+import { migrate } from "../../src/migrate.js";
+
+/** Counts the SQL statements Prisma sends, for the constant-query tests. */
+export const sqlLog: string[] = [];
+
+export interface TestDatabase {
+  db: Database;
+  /** Empties every table, so each test file starts from a clean database. */
+  reset(): Promise<void>;
+}
+
+const TABLES = ["likes", "follows", "posts", "refresh_tokens", "sessions", "api_tokens", "users"];
+
+/**
+ * One migrated database per vitest worker, reused by the files it runs: PGlite in memory by
+ * default, or a database of its own on the PostgreSQL of TEST_DATABASE_URL, cloned from the template
+ * that global-setup.ts migrated.
+ */
+export async function workerDatabase(): Promise<TestDatabase> {
+  const cache = globalThis as { chirpTestDatabase?: Promise<TestDatabase> };
+  cache.chirpTestDatabase ??= openWorkerDatabase();
+  return cache.chirpTestDatabase;
+}
+
+async function openWorkerDatabase(): Promise<TestDatabase> {
+  const onQuery = (sql: string) => void sqlLog.push(sql);
+  let db: Database;
+  const url = process.env.DATABASE_URL;
+  if (url) {
+    const workerUrl = await cloneTemplate(url, `w${process.env.VITEST_POOL_ID ?? "1"}`);
+    db = await openDatabase({ url: workerUrl, poolSize: 5, onQuery });
+  } else {
+    db = await openDatabase({ onQuery });
+    await migrate(db);
+  }
+  const session = await db.session();
+  return {
+    db,
+    reset: () => session.exec(`TRUNCATE ${TABLES.join(", ")} RESTART IDENTITY CASCADE`),
+  };
+}
+
+export function templateName(url: string) {
+  return `${new URL(url).pathname.slice(1) || "chirp_test"}_template`;
+}
+
+async function cloneTemplate(url: string, suffix: string): Promise<string> {
+  const { default: pg } = await import("pg");
+  const admin = new URL(url);
+  const name = `${admin.pathname.slice(1) || "chirp_test"}_${suffix}`;
+  admin.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await client.query(`CREATE DATABASE "${name}" TEMPLATE "${templateName(url)}"`);
+  } finally {
+    await client.end();
+  }
+  const workerUrl = new URL(url);
+  workerUrl.pathname = `/${name}`;
+  return workerUrl.toString();
+}
