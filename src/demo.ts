@@ -1,0 +1,247 @@
+import type { Database, SqlSession } from "./db.js";
+import { hashPassword } from "./modules/auth/credentials.js";
+
+/** How much demo data to make. The same sizes and seed always make the same rows. */
+export interface DemoSize {
+  users: number;
+  posts: number;
+  likes: number;
+  follows: number;
+  seed: number;
+}
+
+/** What `npm start` loads into a new embedded database: enough for GraphiQL to show something. */
+export const SMALL_DEMO: DemoSize = { users: 40, posts: 400, likes: 1_500, follows: 300, seed: 42 };
+
+export const DEMO_PASSWORD = "chirp-demo-password";
+
+const NAMED_USERS = [
+  ["ada_admin", "Ada (admin)"],
+  ["alice", "Alice Liddell"],
+  ["bob", "Bob Marley"],
+  ["carol", "Carol Danvers"],
+  ["dave", "Dave Lister"],
+  ["erin", "Erin Brockovich"],
+  ["frank", "Frank Ocean"],
+  ["grace", "Grace Hopper"],
+  ["heidi", "Heidi Klum"],
+  ["ivan", "Ivan Drago"],
+  ["judy", "Judy Hopps"],
+] as const;
+
+const FIRST = ["sam", "max", "lee", "kim", "ana", "joe", "mia", "noa", "eli", "zoe", "ray", "ivy", "leo", "amy", "tom", "sky"];
+const LAST = ["river", "stone", "field", "brook", "wood", "hill", "lake", "moss", "frost", "vale", "reed", "ash"];
+const OPENERS = ["Just", "Finally", "Honestly,", "Today I", "Reminder:", "Hot take:", "TIL", "Anyone else", "Can't believe I", "So I"];
+const VERBS = ["shipped", "rewrote", "broke", "fixed", "benchmarked", "deleted", "refactored", "deployed", "reviewed", "tested"];
+const THINGS = [
+  "the login flow", "a GraphQL resolver", "my sourdough starter", "the staging database", "a 300-line regex",
+  "the coffee machine", "our cursor pagination", "a flaky test", "the release notes", "my bike", "the cache",
+];
+const ENDINGS = ["🎉", "and it works.", "in production 😅", "before lunch.", "— ask me how.", "#devlife", "🚀", "…again.", "👀", "and learned a lot."];
+const REPLIES = ["Same here!", "Congrats 🎉", "How long did that take?", "Bold move.", "Tell me more.", "😂", "+1", "Respect.", "Wait, what?", "Been there."];
+
+/** mulberry32: a small, fast, seedable PRNG, so demo data is the same on every machine. */
+function random(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Rows {
+  users: { id: number[]; handle: string[]; displayName: string[]; bio: string[]; email: string[]; role: string[]; createdAt: string[]; followerCount: number[]; followingCount: number[]; postCount: number[] };
+  posts: { id: number[]; authorId: number[]; body: (string | null)[]; replyToId: (number | null)[]; rootId: (number | null)[]; repostOfId: (number | null)[]; createdAt: string[]; likeCount: number[]; replyCount: number[]; repostCount: number[] };
+  likes: { userId: number[]; postId: number[]; createdAt: string[] };
+  follows: { followerId: number[]; followeeId: number[]; createdAt: string[] };
+}
+
+/** Builds every row in memory, counters included, so the database gets only bulk inserts. */
+export function generateDemoRows(size: DemoSize, now = Date.now()): Rows {
+  const rand = random(size.seed);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(rand() * list.length)]!;
+  // Skewed towards low ids: a few people post, get liked and get followed much more than the rest.
+  const popular = (n: number) => 1 + Math.floor(n * rand() ** 2.5);
+  const span = 30 * 86_400_000;
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  const userCount = Math.max(size.users, NAMED_USERS.length);
+  const users: Rows["users"] = { id: [], handle: [], displayName: [], bio: [], email: [], role: [], createdAt: [], followerCount: [], followingCount: [], postCount: [] };
+  for (let i = 1; i <= userCount; i++) {
+    const named = NAMED_USERS[i - 1];
+    const first = pick(FIRST);
+    const handle = named ? named[0] : `${first}_${pick(LAST)}${i}`.slice(0, 20);
+    users.id.push(i);
+    users.handle.push(handle);
+    users.displayName.push(named ? named[1] : `${first[0]!.toUpperCase()}${first.slice(1)} ${pick(LAST)}`);
+    users.bio.push(`${pick(VERBS)} ${pick(THINGS)} for a living. ${pick(ENDINGS)}`.slice(0, 160));
+    users.email.push(`${handle.toLowerCase()}@demo.chirp.test`);
+    users.role.push(i === 1 ? "ADMIN" : "USER");
+    users.createdAt.push(iso(now - span - (userCount - i) * 60_000));
+    users.followerCount.push(0);
+    users.followingCount.push(0);
+    users.postCount.push(0);
+  }
+
+  const posts: Rows["posts"] = { id: [], authorId: [], body: [], replyToId: [], rootId: [], repostOfId: [], createdAt: [], likeCount: [], replyCount: [], repostCount: [] };
+  const reposted = new Set<number>();
+  for (let id = 1; id <= size.posts; id++) {
+    const authorId = popular(userCount);
+    const kind = id > 10 ? rand() : 1;
+    let body: string | null = `${pick(OPENERS)} ${pick(VERBS)} ${pick(THINGS)} ${pick(ENDINGS)}`;
+    let replyToId: number | null = null;
+    let rootId: number | null = null;
+    let repostOfId: number | null = null;
+    const earlier = () => {
+      // An earlier original post (never a repost), recent ones more likely.
+      let target = id - 1 - Math.floor((id - 1) * rand() ** 3);
+      while (posts.repostOfId[target - 1] !== null) target--;
+      return target;
+    };
+    if (kind < 0.2) {
+      replyToId = earlier();
+      rootId = posts.rootId[replyToId - 1] ?? replyToId;
+      body = pick(REPLIES);
+      posts.replyCount[replyToId - 1]!++;
+    } else if (kind < 0.25) {
+      const original = earlier();
+      if (posts.authorId[original - 1] !== authorId && !reposted.has(authorId * (size.posts + 1) + original)) {
+        reposted.add(authorId * (size.posts + 1) + original);
+        repostOfId = original;
+        body = null;
+        posts.repostCount[original - 1]!++;
+      }
+    }
+    if (repostOfId === null) users.postCount[authorId - 1]!++;
+    posts.id.push(id);
+    posts.authorId.push(authorId);
+    posts.body.push(body);
+    posts.replyToId.push(replyToId);
+    posts.rootId.push(rootId);
+    posts.repostOfId.push(repostOfId);
+    posts.createdAt.push(iso(now - span + Math.floor((span * id) / (size.posts + 1))));
+    posts.likeCount.push(0);
+    posts.replyCount.push(0);
+    posts.repostCount.push(0);
+  }
+
+  const likes: Rows["likes"] = { userId: [], postId: [], createdAt: [] };
+  const liked = new Set<number>();
+  const originals = posts.id.filter((id) => posts.repostOfId[id - 1] === null);
+  const likeTarget = Math.min(size.likes, Math.floor((userCount * originals.length) / 2));
+  while (likes.userId.length < likeTarget && originals.length > 0) {
+    const userId = 1 + Math.floor(rand() * userCount);
+    const postId = originals[originals.length - popular(originals.length)]!;
+    const key = userId * (size.posts + 1) + postId;
+    if (liked.has(key)) continue;
+    liked.add(key);
+    likes.userId.push(userId);
+    likes.postId.push(postId);
+    likes.createdAt.push(posts.createdAt[postId - 1]!);
+    posts.likeCount[postId - 1]!++;
+  }
+
+  const follows: Rows["follows"] = { followerId: [], followeeId: [], createdAt: [] };
+  const followed = new Set<number>();
+  const follow = (followerId: number, followeeId: number) => {
+    const key = followerId * (userCount + 1) + followeeId;
+    if (followerId === followeeId || followed.has(key)) return;
+    followed.add(key);
+    follows.followerId.push(followerId);
+    follows.followeeId.push(followeeId);
+    follows.createdAt.push(iso(now - span + follows.followerId.length * 1000));
+    users.followingCount[followerId - 1]!++;
+    users.followerCount[followeeId - 1]!++;
+  };
+  // The named users follow each other, so their home timelines have something in them.
+  for (let a = 2; a <= NAMED_USERS.length; a++) for (let b = 2; b <= NAMED_USERS.length; b++) follow(a, b);
+  const followTarget = Math.min(size.follows, Math.floor((userCount * (userCount - 1)) / 2));
+  while (follows.followerId.length < followTarget) follow(1 + Math.floor(rand() * userCount), popular(userCount));
+
+  return { users, posts, likes, follows };
+}
+
+const CHUNK = 20_000;
+
+/** A PostgreSQL array literal: PGlite passes JS arrays through as their toString(), pg would not quote them alike. */
+const arrayLiteral = (values: unknown[]) =>
+  `{${values.map((v) => (v === null ? "NULL" : `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)).join(",")}}`;
+
+/** Inserts columns of values with one `INSERT … SELECT FROM unnest(…)` per chunk of rows. */
+async function bulkInsert(session: SqlSession, table: string, columns: Record<string, { type: string; values: unknown[] }>) {
+  const names = Object.keys(columns);
+  const total = Object.values(columns)[0]!.values.length;
+  const unnest = names.map((name, i) => `$${i + 1}::${columns[name]!.type}[]`).join(", ");
+  const sql = `INSERT INTO ${table} (${names.join(", ")}) SELECT * FROM unnest(${unnest})`;
+  for (let start = 0; start < total; start += CHUNK) {
+    await session.query(sql, names.map((name) => arrayLiteral(columns[name]!.values.slice(start, start + CHUNK))));
+  }
+}
+
+export interface DemoCounts {
+  users: number;
+  posts: number;
+  likes: number;
+  follows: number;
+}
+
+/** Loads demo data into an empty database; every demo user's password is DEMO_PASSWORD. */
+export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): Promise<DemoCounts> {
+  const { users, posts, likes, follows } = generateDemoRows(size);
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  const session = await db.session();
+  try {
+    await session.exec("BEGIN");
+    await bulkInsert(session, "users", {
+      id: { type: "int", values: users.id },
+      handle: { type: "text", values: users.handle },
+      handle_key: { type: "text", values: users.handle.map((h) => h.toLowerCase()) },
+      display_name: { type: "text", values: users.displayName },
+      bio: { type: "text", values: users.bio },
+      email: { type: "text", values: users.email },
+      password_hash: { type: "text", values: users.id.map(() => passwordHash) },
+      role: { type: '"Role"', values: users.role },
+      created_at: { type: "timestamp", values: users.createdAt },
+      follower_count: { type: "int", values: users.followerCount },
+      following_count: { type: "int", values: users.followingCount },
+      post_count: { type: "int", values: users.postCount },
+    });
+    await bulkInsert(session, "posts", {
+      id: { type: "int", values: posts.id },
+      author_id: { type: "int", values: posts.authorId },
+      body: { type: "text", values: posts.body },
+      reply_to_id: { type: "int", values: posts.replyToId },
+      root_id: { type: "int", values: posts.rootId },
+      repost_of_id: { type: "int", values: posts.repostOfId },
+      created_at: { type: "timestamp", values: posts.createdAt },
+      like_count: { type: "int", values: posts.likeCount },
+      reply_count: { type: "int", values: posts.replyCount },
+      repost_count: { type: "int", values: posts.repostCount },
+    });
+    await bulkInsert(session, "likes", {
+      user_id: { type: "int", values: likes.userId },
+      post_id: { type: "int", values: likes.postId },
+      created_at: { type: "timestamp", values: likes.createdAt },
+    });
+    await bulkInsert(session, "follows", {
+      follower_id: { type: "int", values: follows.followerId },
+      followee_id: { type: "int", values: follows.followeeId },
+      created_at: { type: "timestamp", values: follows.createdAt },
+    });
+    // Explicit ids leave the sequences behind: the next sign-up or post must not collide.
+    await session.exec(`
+      SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users));
+      SELECT setval(pg_get_serial_sequence('posts', 'id'), greatest((SELECT max(id) FROM posts), 1));
+    `);
+    await session.exec("COMMIT");
+  } catch (error) {
+    await session.exec("ROLLBACK");
+    throw error;
+  } finally {
+    await session.release();
+  }
+  return { users: users.id.length, posts: posts.id.length, likes: likes.userId.length, follows: follows.followerId.length };
+}
