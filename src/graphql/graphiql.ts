@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { type Plugin, shouldRenderGraphiQL } from "graphql-yoga";
 
 const defaultQuery = /* GraphQL */ `# Welcome to Chirp. Run LogIn (demo user alice / chirp-demo-password),
 # copy accessToken into the Headers tab below as
@@ -30,7 +32,96 @@ query HomeTimeline {
 }
 `;
 
-export const graphiql = {
-  renderGraphiQL,
-  graphiql: { title: "Chirp GraphiQL", defaultQuery },
-};
+export const GRAPHIQL_ASSETS = "/graphiql/";
+
+/**
+ * No inline script, no CDN: the bundle is served from our own origin. Monaco adds <style> elements
+ * at run time and starts its workers from blob: URLs, hence those two allowances.
+ */
+export const GRAPHIQL_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "worker-src 'self' blob:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+interface Asset {
+  body: string | Uint8Array;
+  type: string;
+}
+
+interface Page {
+  html: string;
+  assets: Map<string, Asset>;
+}
+
+/**
+ * Yoga's GraphiQL page inlines an 8 MB script, a stylesheet and a 100 kB icon: move them into
+ * cacheable, content-hashed files.
+ */
+function buildPage(): Page {
+  const assets = new Map<string, Asset>();
+  const asset = (body: string | Uint8Array, ext: string, type: string) => {
+    const name = `graphiql.${createHash("sha256").update(body).digest("hex").slice(0, 16)}.${ext}`;
+    assets.set(name, { body, type });
+    return GRAPHIQL_ASSETS + name;
+  };
+  const extract = (source: string, tag: "script" | "style", ext: "js" | "css", type: string, link: (href: string) => string) =>
+    source.replace(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`), (_match, body: string) => link(asset(body, ext, type)));
+  let html = renderGraphiQL({
+    title: "Chirp GraphiQL",
+    defaultQuery,
+    defaultEditorToolsVisibility: "headers",
+    shouldPersistHeaders: true,
+  });
+  html = html.replace(/href="data:image\/x-icon;base64,([^"]+)"/, (_match, icon: string) => `href="${asset(Buffer.from(icon, "base64"), "ico", "image/x-icon")}"`);
+  html = extract(html, "style", "css", "text/css; charset=utf-8", (href) => `<link rel="stylesheet" href="${href}" />`);
+  html = extract(html, "script", "js", "text/javascript; charset=utf-8", (src) => `<script src="${src}"></script>`);
+  return { html, assets };
+}
+
+let page: Page | undefined;
+
+/** Serves GraphiQL at the GraphQL endpoint (GET, Accept: text/html) with its assets, under a strict CSP. */
+export function useGraphiQL(endpoint: string): Plugin {
+  return {
+    onRequest({ request, url, endResponse, fetchAPI }) {
+      if (url.pathname === "/") {
+        endResponse(fetchAPI.Response.redirect(new URL(endpoint, url).toString(), 302));
+      } else if (url.pathname === endpoint && shouldRenderGraphiQL(request)) {
+        page ??= buildPage();
+        endResponse(
+          new fetchAPI.Response(page.html, {
+            headers: {
+              "content-type": "text/html; charset=utf-8",
+              "content-security-policy": GRAPHIQL_CSP,
+              "x-content-type-options": "nosniff",
+              "referrer-policy": "no-referrer",
+              "cache-control": "no-cache",
+            },
+          }),
+        );
+      } else if (url.pathname.startsWith(GRAPHIQL_ASSETS) && request.method === "GET") {
+        page ??= buildPage();
+        const asset = page.assets.get(url.pathname.slice(GRAPHIQL_ASSETS.length));
+        endResponse(
+          asset
+            ? new fetchAPI.Response(asset.body, {
+                headers: {
+                  "content-type": asset.type,
+                  "x-content-type-options": "nosniff",
+                  "cache-control": "public, max-age=31536000, immutable",
+                },
+              })
+            : new fetchAPI.Response("Not found", { status: 404 }),
+        );
+      }
+    },
+  };
+}
