@@ -1,0 +1,33 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+const dataDir = mkdtempSync(join(tmpdir(), "chirp-config-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe("configuration", () => {
+  it("has defaults that run the embedded database with nothing set", () => {
+    const config = loadConfig({ DATA_DIR: dataDir });
+    expect(config).toMatchObject({ env: "development", port: 4000, host: "0.0.0.0", databaseUrl: undefined, dataDir: join(dataDir, "pglite"), demoData: true });
+  });
+
+  it("names every bad variable in one message", () => {
+    const load = () => loadConfig({ PORT: "http", DATABASE_URL: "mysql://x", JWT_SECRET: "short", DEMO_DATA: "maybe", DATA_DIR: dataDir });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/PORT: .*\n.*DATABASE_URL: must be a postgresql:\/\/ URL\n.*DEMO_DATA: .*\n.*JWT_SECRET: must be at least 32 characters/s);
+  });
+
+  it("requires JWT_SECRET in production", () => {
+    expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dataDir })).toThrow("JWT_SECRET: required when NODE_ENV=production");
+  });
+
+  it("generates a development secret once, readable only by its owner, and reuses it", () => {
+    const first = loadConfig({ DATA_DIR: dataDir }).jwt.secret;
+    const file = join(dataDir, "jwt-secret");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, "utf8").trim().length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig({ DATA_DIR: dataDir }).jwt.secret).toEqual(first);
+  });
+});

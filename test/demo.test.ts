@@ -1,0 +1,60 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { DEMO_PASSWORD, generateDemoRows, loadDemoData } from "../src/demo.js";
+import { graphql } from "./gql/index.js";
+import { type TestApi, testApi } from "./support/api.js";
+import { workerDatabase } from "./support/database.js";
+
+const size = { users: 60, posts: 900, likes: 3_000, follows: 500, seed: 7 };
+let api: TestApi;
+let loaded: Awaited<ReturnType<typeof loadDemoData>>;
+
+beforeAll(async () => {
+  api = await testApi();
+  loaded = await loadDemoData((await workerDatabase()).db, size);
+});
+
+describe("demo data", () => {
+  it("is the same for the same seed and sizes, and different for another seed", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(generateDemoRows(size, now)).toEqual(generateDemoRows(size, now));
+    expect(generateDemoRows({ ...size, seed: 8 }, now).posts.body).not.toEqual(generateDemoRows(size, now).posts.body);
+  });
+
+  it("loads the requested sizes with every counter equal to the rows it counts", async () => {
+    expect(loaded).toEqual({ users: 60, posts: 900, likes: 3_000, follows: 500 });
+    const drift = await api.db.$queryRaw<unknown[]>`
+      SELECT p.id FROM posts p
+      WHERE p.like_count <> (SELECT count(*) FROM likes l WHERE l.post_id = p.id)
+         OR p.reply_count <> (SELECT count(*) FROM posts r WHERE r.reply_to_id = p.id)
+         OR p.repost_count <> (SELECT count(*) FROM posts r WHERE r.repost_of_id = p.id)
+      UNION ALL
+      SELECT u.id FROM users u
+      WHERE u.follower_count <> (SELECT count(*) FROM follows f WHERE f.followee_id = u.id)
+         OR u.following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)
+         OR u.post_count <> (SELECT count(*) FROM posts p WHERE p.author_id = u.id AND p.repost_of_id IS NULL)`;
+    expect(drift).toEqual([]);
+    const replies = await api.db.post.count({ where: { replyToId: { not: null } } });
+    expect(replies / 900).toBeGreaterThan(0.15);
+    expect(replies / 900).toBeLessThan(0.25);
+  });
+
+  it("lets the demo users log in and new rows take the next ids", async () => {
+    const logIn = await api.execute(
+      graphql(`mutation DemoLogIn($input: LogInInput!) { logIn(input: $input) { __typename ... on AuthPayload { accessToken } } }`),
+      { input: { login: "alice", password: DEMO_PASSWORD } },
+    );
+    expect(logIn.data?.logIn.__typename).toBe("AuthPayload");
+    const token = logIn.data?.logIn.__typename === "AuthPayload" ? logIn.data.logIn.accessToken : "";
+    const timeline = await api.execute(
+      graphql(`query DemoTimeline { homeTimeline(first: 20) { edges { node { id } } } }`),
+      {},
+      { as: { token } },
+    );
+    expect(timeline.data?.homeTimeline.edges).toHaveLength(20);
+    const newcomer = await api.signUp({ handle: "newcomer" });
+    expect(newcomer.dbId).toBe(61);
+    const post = await api.execute(graphql(`mutation DemoPost { createPost(input: { body: "hi" }) { __typename } }`), {}, { as: newcomer });
+    expect(post.data?.createPost.__typename).toBe("Post");
+    expect(await api.db.post.findFirst({ where: { authorId: newcomer.dbId }, select: { id: true } })).toEqual({ id: 901 });
+  });
+});
