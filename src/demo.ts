@@ -237,6 +237,8 @@ export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): P
       SELECT setval(pg_get_serial_sequence('posts', 'id'), greatest((SELECT max(id) FROM posts), 1));
     `);
     await session.exec("COMMIT");
+    // Fresh statistics, so the first queries after a bulk load get the planner's real choices.
+    await session.exec("ANALYZE users, posts, likes, follows");
   } catch (error) {
     await session.exec("ROLLBACK");
     throw error;
