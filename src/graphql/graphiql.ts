@@ -52,7 +52,7 @@ export const GRAPHIQL_CSP = [
 ].join("; ");
 
 interface Asset {
-  body: string | Uint8Array;
+  body: string | Uint8Array<ArrayBuffer>;
   type: string;
 }
 
@@ -67,7 +67,7 @@ interface Page {
  */
 function buildPage(): Page {
   const assets = new Map<string, Asset>();
-  const asset = (body: string | Uint8Array, ext: string, type: string) => {
+  const asset = (body: string | Uint8Array<ArrayBuffer>, ext: string, type: string) => {
     const name = `graphiql.${createHash("sha256").update(body).digest("hex").slice(0, 16)}.${ext}`;
     assets.set(name, { body, type });
     return GRAPHIQL_ASSETS + name;
@@ -80,7 +80,7 @@ function buildPage(): Page {
     defaultEditorToolsVisibility: "headers",
     shouldPersistHeaders: true,
   });
-  html = html.replace(/href="data:image\/x-icon;base64,([^"]+)"/, (_match, icon: string) => `href="${asset(Buffer.from(icon, "base64"), "ico", "image/x-icon")}"`);
+  html = html.replace(/href="data:image\/x-icon;base64,([^"]+)"/, (_match, icon: string) => `href="${asset(Uint8Array.from(Buffer.from(icon, "base64")), "ico", "image/x-icon")}"`);
   html = extract(html, "style", "css", "text/css; charset=utf-8", (href) => `<link rel="stylesheet" href="${href}" />`);
   html = extract(html, "script", "js", "text/javascript; charset=utf-8", (src) => `<script src="${src}"></script>`);
   return { html, assets };
