@@ -77,6 +77,9 @@ function expectedError(error: unknown): GraphQLError | null {
   if (original instanceof DomainError) return withCode(original.code, original.message);
   // Pothos rejects malformed cursors, IDs and page sizes with this class: all of them are the caller's input.
   if (original instanceof PothosValidationError) return withCode("BAD_USER_INPUT", original.message);
-  if (original instanceof GraphQLError) return graphqlError && graphqlError !== original ? withCode(String(original.extensions.code ?? "BAD_USER_INPUT"), original.message) : original;
+  // Errors we raise ourselves (badUserInput, unauthenticated, …) carry a code; a GraphQLError without one is a bug.
+  if (original instanceof GraphQLError && typeof original.extensions.code === "string") {
+    return graphqlError && graphqlError !== original ? withCode(original.extensions.code, original.message) : original;
+  }
   return null;
 }

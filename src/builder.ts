@@ -28,7 +28,8 @@ export const builder = new SchemaBuilder<{
     authScopes: (ctx) => ({
       loggedIn: ctx.viewer !== null,
       writer: ctx.viewer !== null && !ctx.viewer.suspended && ctx.viewer.canWrite,
-      admin: ctx.viewer?.role === "ADMIN" && !ctx.viewer.suspended,
+      // Every admin power is a write: an admin's read-only API token has none of them.
+      admin: ctx.viewer?.role === "ADMIN" && !ctx.viewer.suspended && ctx.viewer.canWrite,
     }),
     unauthorizedError: (_parent, ctx) => {
       if (!ctx.viewer) return unauthenticated("You must be logged in to do this.");
@@ -53,8 +54,9 @@ export const builder = new SchemaBuilder<{
     decodeGlobalID: (globalID) => {
       const decoded = Buffer.from(globalID, "base64").toString("utf8");
       const separator = decoded.indexOf(":");
-      if (separator <= 0) throw badUserInput(`Invalid ID: ${JSON.stringify(globalID)}`);
-      return { typename: decoded.slice(0, separator), id: decoded.slice(separator + 1) };
+      const typename = decoded.slice(0, separator);
+      if (separator <= 0 || !isNodeType(typename)) throw badUserInput(`Invalid ID: ${JSON.stringify(globalID)}`);
+      return { typename, id: decoded.slice(separator + 1) };
     },
   },
   errors: {
@@ -68,6 +70,14 @@ export const builder = new SchemaBuilder<{
     },
   },
 });
+
+/** Whether an ID's type name is one of our Node types (anything else would reach Pothos as a schema error). */
+function isNodeType(typename: string) {
+  if (!builder.configStore.hasImplementation(typename)) return false;
+  const config = builder.configStore.getTypeConfig(typename);
+  const nodeRef: unknown = builder.nodeInterfaceRef();
+  return config.kind === "Object" && (config.interfaces as unknown[]).includes(nodeRef);
+}
 
 builder.queryType({});
 builder.mutationType({});
