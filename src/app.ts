@@ -2,11 +2,12 @@ import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { PothosValidationError } from "@pothos/core";
 import type { IncomingMessage } from "node:http";
 import type { PrismaClient } from "@prisma/client";
-import { GraphQLError } from "graphql";
-import { createYoga, maskError as yogaMaskError } from "graphql-yoga";
+import { type ExecutionResult, GraphQLError } from "graphql";
+import { type Plugin, createYoga, maskError as yogaMaskError } from "graphql-yoga";
 import type { Config } from "./config.js";
 import { type Context, createContext } from "./context.js";
 import { DomainError, RateLimitedError } from "./errors.js";
+import { useConnectionArgs } from "./graphql/connection-args.js";
 import { useGraphiQL } from "./graphql/graphiql.js";
 import type { Logger } from "./logger.js";
 import { RateLimits } from "./modules/auth/rate-limits.js";
@@ -44,6 +45,8 @@ export function createApp({ db, config, logger }: AppDeps) {
     },
     plugins: [
       useGraphiQL("/graphql"),
+      useConnectionArgs(),
+      useRequestErrorCode(),
       EnvelopArmorPlugin({
         maxDepth: { n: 12 },
         costLimit: { maxCost: 10_000 },
@@ -57,6 +60,28 @@ export function createApp({ db, config, logger }: AppDeps) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * graphql-js reports a malformed request (syntax, validation, variable values) with no code; every
+ * other error here has one, or is masked as INTERNAL_SERVER_ERROR. Those are the caller's input.
+ */
+function useRequestErrorCode(): Plugin {
+  const withCode = (result: ExecutionResult) =>
+    result.errors?.some((e) => !e.extensions?.code)
+      ? {
+          ...result,
+          errors: result.errors.map((e) =>
+            e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, path: e.path, extensions: { ...e.extensions, code: "BAD_USER_INPUT" } }),
+          ),
+        }
+      : result;
+  return {
+    onResultProcess({ result, setResult }) {
+      if (Array.isArray(result)) setResult(result.map(withCode));
+      else if (!(Symbol.asyncIterator in result)) setResult(withCode(result));
+    },
+  };
+}
 
 /** Expected failures keep their message and get a stable `extensions.code`; anything else is masked. */
 function expectedError(error: unknown): GraphQLError | null {

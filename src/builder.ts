@@ -7,7 +7,6 @@ import { GraphQLError, Kind } from "graphql";
 import type { Context } from "./context.js";
 import { ValidationError } from "./errors.js";
 import PrismaTypes, { getDatamodel } from "./generated/pothos-prisma-types.js";
-import ConnectionArgsPlugin from "./graphql/connection-args-plugin.js";
 import { badUserInput, forbidden, unauthenticated } from "./graphql/errors.js";
 
 export const builder = new SchemaBuilder<{
@@ -21,7 +20,7 @@ export const builder = new SchemaBuilder<{
   DefaultInputFieldRequiredness: true;
 }>({
   // Scope auth first: its errors are top-level (UNAUTHENTICATED / FORBIDDEN), not typed results.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, ConnectionArgsPlugin],
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {
