@@ -15,6 +15,9 @@ import {
   signUp,
 } from "./auth.service.js";
 
+// Ending sessions is a write a suspended user may still do, but a read-only API token may not.
+const canEndSessions = (_root: unknown, _args: unknown, ctx: Context) => ctx.viewer?.canWrite ?? false;
+
 const client = (ctx: Context): Client => ({ userAgent: ctx.userAgent, ip: ctx.clientIp, rateLimits: ctx.rateLimits });
 
 const TokenScope = builder.enumType("TokenScope", {
@@ -35,8 +38,13 @@ const AuthPayload = builder.objectRef<AuthResult>("AuthPayload").implement({
   }),
 });
 
+// node(id:) finds only the viewer's own sessions and tokens: anyone else's are null, like unknown ones.
+const ownedBy = (ctx: Context) => ({ userId: ctx.viewer?.id ?? -1 });
+
 export const Session = builder.prismaNode("Session", {
   id: { field: "id" },
+  nullable: true,
+  findUnique: (id, ctx) => ({ id: uuidId({ typename: "Session", id: String(id) }), ...ownedBy(ctx) }),
   fields: (t) => ({
     userAgent: t.exposeString("userAgent", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
@@ -48,6 +56,8 @@ export const Session = builder.prismaNode("Session", {
 
 export const ApiToken = builder.prismaNode("ApiToken", {
   id: { field: "id" },
+  nullable: true,
+  findUnique: (id, ctx) => ({ id: intId({ typename: "ApiToken", id: String(id) }), ...ownedBy(ctx) }),
   fields: (t) => ({
     name: t.exposeString("name"),
     prefix: t.exposeString("prefix", { description: "The first characters of the secret, to tell tokens apart." }),
@@ -145,13 +155,13 @@ builder.mutationFields((t) => ({
   }),
   logOutEverywhere: t.int({
     description: "Ends every session of the viewer and returns how many. API tokens stay valid.",
-    authScopes: { loggedIn: true },
+    authScopes: canEndSessions,
     resolve: (_root, _args, ctx) => logOutEverywhere(ctx.db, ctx.viewer!),
   }),
   revokeSession: t.prismaField({
     type: "Session",
     description: "Ends one of the viewer's sessions, e.g. a lost phone.",
-    authScopes: { loggedIn: true },
+    authScopes: canEndSessions,
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: RevokeSessionInput }) },
     resolve: (query, _root, { input }, ctx) => revokeSession(ctx.db, ctx.viewer!, uuidId(input.id), query),

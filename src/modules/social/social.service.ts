@@ -13,8 +13,14 @@ export async function setFollowing<Q extends object>(db: PrismaClient, viewer: V
       : await tx.follow.deleteMany({ where: { followerId: viewer.id, followeeId: userId } });
     if (count === 1) {
       const change = { [follow ? "increment" : "decrement"]: 1 };
-      await tx.user.update({ where: { id: viewer.id }, data: { followingCount: change }, select: { id: true } });
-      await tx.user.update({ where: { id: userId }, data: { followerCount: change }, select: { id: true } });
+      const counters = [
+        { id: viewer.id, data: { followingCount: change } },
+        { id: userId, data: { followerCount: change } },
+      ];
+      // Lock the two users in id order: A following B while B follows A would otherwise deadlock.
+      for (const { id, data } of counters.sort((a, b) => a.id - b.id)) {
+        await tx.user.update({ where: { id }, data, select: { id: true } });
+      }
     }
     return tx.user.findUniqueOrThrow({ ...query, where: { id: userId } });
   });

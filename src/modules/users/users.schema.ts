@@ -1,8 +1,10 @@
 import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
+import type { User as UserRow } from "@prisma/client";
 import type { Context } from "../../context.js";
 import { builder } from "../../builder.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { intId } from "../../graphql/ids.js";
+import { newestFirstPage } from "../timeline/timeline.service.js";
 import { handleKey, setSuspended, updateProfile } from "./users.service.js";
 
 export const Role = builder.enumType("Role", { values: ["USER", "ADMIN"] as const });
@@ -11,6 +13,9 @@ const isSelf = (user: { id: number }, _args: unknown, ctx: Context) => ctx.viewe
 
 export const User = builder.prismaNode("User", {
   id: { field: "id" },
+  // node(id:) answers null for an unknown user and BAD_USER_INPUT for a malformed ID, never a database error.
+  nullable: true,
+  findUnique: (id) => ({ id: intId({ typename: "User", id: String(id) }) }),
   fields: (t) => ({
     handle: t.exposeString("handle"),
     displayName: t.exposeString("displayName"),
@@ -37,30 +42,32 @@ export const User = builder.prismaNode("User", {
 export const UserConnection = builder.connectionObject({ type: User, name: "UserConnection" }, { name: "UserEdge" });
 
 // Followers and following page over the follow rows (newest first) and yield the users at the other end.
+// Selecting the node's id keeps the query valid when a query asks only for cursors or pageInfo; the
+// fields selected beneath the node are added to it, hence the cast to the full row.
 const followers = prismaConnectionHelpers(builder, "Follow", {
   cursor: "id",
   query: { orderBy: { id: "desc" } },
-  select: (nodeSelection) => ({ follower: nodeSelection(true) }),
-  resolveNode: (follow) => follow.follower,
+  select: (nodeSelection) => ({ follower: nodeSelection({ select: { id: true } }) }),
+  resolveNode: (follow) => follow.follower as UserRow,
 });
 const following = prismaConnectionHelpers(builder, "Follow", {
   cursor: "id",
   query: { orderBy: { id: "desc" } },
-  select: (nodeSelection) => ({ followee: nodeSelection(true) }),
-  resolveNode: (follow) => follow.followee,
+  select: (nodeSelection) => ({ followee: nodeSelection({ select: { id: true } }) }),
+  resolveNode: (follow) => follow.followee as UserRow,
 });
 
 builder.prismaObjectFields("User", (t) => ({
   followers: t.connection({
     type: User,
     args: followers.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ followers: followers.getQuery(args, ctx, nestedSelection) }),
+    select: (args, ctx, nestedSelection) => ({ followers: newestFirstPage(followers.getQuery(args, ctx, nestedSelection)) }),
     resolve: (user, args, ctx) => followers.resolve(user.followers, args, ctx),
   }, UserConnection),
   following: t.connection({
     type: User,
     args: following.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ following: following.getQuery(args, ctx, nestedSelection) }),
+    select: (args, ctx, nestedSelection) => ({ following: newestFirstPage(following.getQuery(args, ctx, nestedSelection)) }),
     resolve: (user, args, ctx) => following.resolve(user.following, args, ctx),
   }, UserConnection),
 }));
@@ -111,7 +118,8 @@ builder.mutationFields((t) => ({
   setUserSuspended: t.prismaField({
     type: "User",
     description: "Admins only. A suspended user can read but cannot log in, refresh a session or write.",
-    authScopes: { admin: true },
+    // An admin's read-only API token reads; it does not suspend anyone.
+    authScopes: { $all: { admin: true, writer: true } },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: SetUserSuspendedInput }) },
     resolve: (query, _root, { input }, ctx) => setSuspended(ctx.db, ctx.viewer!, intId(input.userId), input.suspended, query),

@@ -1,0 +1,392 @@
+import { randomUUID } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { graphql } from "../gql/index.js";
+import type { SqlCountPostFieldsFragment } from "../gql/graphql.js";
+import { type TestApi, type TestUser, globalId, testApi } from "../support/api.js";
+
+// For every connection field of schema.graphql: the number of SQL statements of a realistic query is
+// the same at first: 5 and first: 50, small, and never an aggregate (counts are counter columns).
+
+graphql(`
+  fragment SqlCountPostFields on Post {
+    id
+    body
+    createdAt
+    isDeleted
+    likeCount
+    replyCount
+    repostCount
+    viewerHasLiked
+    viewerHasReposted
+    author { handle followerCount viewerFollows }
+    repostOf { id body author { handle } }
+    replyTo { id author { handle } }
+    threadRoot { id }
+  }
+`);
+
+const Home = graphql(`
+  query SqlCountHome($first: Int!) {
+    homeTimeline(first: $first) {
+      edges { cursor node { ...SqlCountPostFields } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+const UserPosts = graphql(`
+  query SqlCountUserTimeline($handle: String!, $first: Int!) {
+    userTimeline(handle: $handle, first: $first, includeReplies: true) {
+      edges { cursor node { ...SqlCountPostFields } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+const Replies = graphql(`
+  query SqlCountReplies($id: ID!, $first: Int!) {
+    post(id: $id) {
+      ...SqlCountPostFields
+      replies(first: $first) {
+        edges { cursor node { ...SqlCountPostFields } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+const Likers = graphql(`
+  query SqlCountLikers($id: ID!, $first: Int!) {
+    post(id: $id) {
+      id
+      likeCount
+      likers(first: $first) {
+        edges { cursor node { handle displayName followerCount followingCount viewerFollows followsViewer } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+const Followers = graphql(`
+  query SqlCountFollowers($handle: String!, $first: Int!) {
+    user(handle: $handle) {
+      handle
+      followerCount
+      followers(first: $first) {
+        edges { cursor node { handle displayName followerCount followingCount viewerFollows followsViewer } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+const Following = graphql(`
+  query SqlCountFollowing($handle: String!, $first: Int!) {
+    user(handle: $handle) {
+      handle
+      followingCount
+      following(first: $first) {
+        edges { cursor node { handle displayName followerCount followingCount viewerFollows followsViewer } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+const Sessions = graphql(`
+  query SqlCountSessions($first: Int!) {
+    viewer {
+      handle
+      sessions(first: $first) {
+        edges { cursor node { id userAgent createdAt lastUsedAt expiresAt isCurrent } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+const ApiTokens = graphql(`
+  query SqlCountApiTokens($first: Int!) {
+    viewer {
+      handle
+      apiTokens(first: $first) {
+        edges { cursor node { id name prefix scopes createdAt lastUsedAt expiresAt revokedAt } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+
+let api: TestApi;
+let viewer: TestUser;
+let rootPostId: string;
+
+const BULK = 60;
+
+/** Sets every counter column from the rows, as the mutations would have kept them. */
+async function recountCounters() {
+  await api.db.$executeRawUnsafe(`
+    UPDATE users u SET
+      follower_count = (SELECT COUNT(*) FROM follows f WHERE f.followee_id = u.id),
+      following_count = (SELECT COUNT(*) FROM follows f WHERE f.follower_id = u.id),
+      post_count = (SELECT COUNT(*) FROM posts p WHERE p.author_id = u.id AND p.repost_of_id IS NULL AND p.deleted_at IS NULL)`);
+  await api.db.$executeRawUnsafe(`
+    UPDATE posts p SET
+      like_count = (SELECT COUNT(*) FROM likes l WHERE l.post_id = p.id),
+      reply_count = (SELECT COUNT(*) FROM posts r WHERE r.reply_to_id = p.id AND r.deleted_at IS NULL),
+      repost_count = (SELECT COUNT(*) FROM posts r WHERE r.repost_of_id = p.id)`);
+}
+
+beforeAll(async () => {
+  api = await testApi();
+  viewer = await api.signUp({ handle: "sql_viewer" });
+  const db = api.db;
+  const users = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      handle: `${prefix}${i}`,
+      handleKey: `${prefix}${i}`,
+      email: `${prefix}${i}@example.com`,
+      displayName: `${prefix} ${i}`,
+      passwordHash: "not a real hash",
+    }));
+  const [created] = await db.user.createManyAndReturn({ data: users("sql_author", 1), select: { id: true } });
+  const author = created!;
+  const fans = await db.user.createManyAndReturn({ data: users("sql_fan", BULK), select: { id: true } });
+
+  // The viewer follows the author and every fan; every fan follows the author and the viewer.
+  await db.follow.createMany({
+    data: [
+      { followerId: viewer.dbId, followeeId: author.id },
+      ...fans.flatMap((fan) => [
+        { followerId: viewer.dbId, followeeId: fan.id },
+        { followerId: fan.id, followeeId: author.id },
+        { followerId: fan.id, followeeId: viewer.dbId },
+      ]),
+    ],
+  });
+
+  // Older originals by the fans, then the author's originals, replies and reposts, interleaved.
+  const old = await db.post.createManyAndReturn({
+    data: fans.slice(0, 30).map((fan, i) => ({ authorId: fan.id, body: `old ${i}` })),
+    select: { id: true },
+  });
+  await db.post.createMany({
+    data: Array.from({ length: 90 }, (_, k) => {
+      const target = old[Math.floor(k / 3)]!.id;
+      if (k % 3 === 0) return { authorId: author.id, body: `author ${k}` };
+      if (k % 3 === 1) return { authorId: author.id, body: `author reply ${k}`, replyToId: target, rootId: target };
+      return { authorId: author.id, repostOfId: target };
+    }),
+  });
+  // A thread under the first old post: a reply by every fan, and the replies answered in turn.
+  const root = old[0]!.id;
+  rootPostId = globalId("Post", root);
+  const replies = await db.post.createManyAndReturn({
+    data: fans.map((fan, i) => ({ authorId: fan.id, body: `reply ${i}`, replyToId: root, rootId: root })),
+    select: { id: true },
+  });
+  const answers = await db.post.createManyAndReturn({
+    data: replies.slice(0, 20).map((reply, i) => ({ authorId: author.id, body: `answer ${i}`, replyToId: reply.id, rootId: root })),
+    select: { id: true },
+  });
+  // Every fan likes the root; the viewer likes and reposts some recent posts, so the viewer flags vary
+  // within the first page.
+  await db.like.createMany({ data: [...fans, { id: viewer.dbId }].map((u) => ({ userId: u.id, postId: root })) });
+  await db.like.createMany({ data: [...answers.slice(5, 15), ...replies.slice(30, 40)].map((p) => ({ userId: viewer.dbId, postId: p.id })) });
+  await db.post.createMany({ data: answers.slice(0, 5).map((p) => ({ authorId: viewer.dbId, repostOfId: p.id })) });
+  await db.post.createMany({ data: [1, 2, 3].map((i) => ({ authorId: viewer.dbId, body: `viewer ${i}` })) });
+
+  // The viewer's sessions and API tokens.
+  const now = Date.now();
+  await db.session.createMany({
+    data: Array.from({ length: BULK }, (_, i) => ({
+      id: randomUUID(),
+      userId: viewer.dbId,
+      userAgent: `device ${i}`,
+      createdAt: new Date(now - (i + 1) * 60_000),
+      expiresAt: new Date(now + 86_400_000),
+    })),
+  });
+  await db.apiToken.createMany({
+    data: Array.from({ length: BULK }, (_, i) => ({
+      userId: viewer.dbId,
+      name: `token ${i}`,
+      prefix: `chirp_pat_${i}`,
+      tokenHash: `hash-${i}-${randomUUID()}`,
+      scopes: i % 2 ? ["READ" as const] : ["READ" as const, "WRITE" as const],
+    })),
+  });
+  await recountCounters();
+});
+
+interface Counted<R> {
+  data?: R | null;
+  errors?: unknown;
+  statements: string[];
+}
+
+/** A statement without its parameters: `IN ($1,$2,$3)`, `IN (NULL)` and `= $1` become `IN (?)` and `= ?`. */
+const shape = (sql: string) => sql.replace(/\$\d+(?:,\$\d+)*/g, "?").replace(/IN \(NULL\)/g, "IN (?)");
+
+/** The table each statement reads: the statements of one request, as a readable list. */
+const tables = (statements: string[]) => statements.map((sql) => /^SELECT .*? FROM "public"\."(\w+)"/s.exec(sql)?.[1] ?? sql);
+
+// On PostgreSQL the per-request DataLoaders' statements run concurrently and may be logged in any
+// order, so statement lists are compared as sorted multisets.
+const sorted = (list: string[]) => [...list].sort();
+
+/**
+ * Runs the query at first: 5 and first: 50, checks that both answered full pages and sent the same
+ * statements (up to their bound values), none of them an aggregate. Returns the statements' tables.
+ */
+async function countBoth<R, E>(run: (first: number) => Promise<Counted<R>>, edgesOf: (data: R) => E[]) {
+  const small = await run(5);
+  const large = await run(50);
+  for (const [result, size] of [[small, 5], [large, 50]] as const) {
+    expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+    expect(edgesOf(result.data!)).toHaveLength(size);
+    for (const sql of result.statements) expect(sql).not.toMatch(/COUNT\(/i);
+  }
+  expect(sorted(large.statements.map(shape))).toEqual(sorted(small.statements.map(shape)));
+  expect(large.statements.length).toBe(small.statements.length);
+  return { statements: tables(small.statements), edges: edgesOf(large.data!) };
+}
+
+/** The first 50 posts of a timeline exercise every relation and viewer flag the query selects. */
+function expectVaried(edges: { node: SqlCountPostFieldsFragment }[]) {
+  const nodes = edges.map((e) => e.node);
+  expect(nodes.filter((n) => n.repostOf).length).toBeGreaterThan(0);
+  expect(nodes.filter((n) => n.replyTo && n.threadRoot).length).toBeGreaterThan(0);
+  expect(nodes.filter((n) => !n.repostOf && !n.replyTo).length).toBeGreaterThan(0);
+  expect(nodes.filter((n) => n.viewerHasLiked).length).toBeGreaterThan(0);
+  expect(nodes.filter((n) => n.viewerHasReposted).length).toBeGreaterThan(0);
+  expect(nodes.filter((n) => n.author.viewerFollows).length).toBeGreaterThan(0);
+}
+
+// The first two statements of every request with an access token authenticate it: the session, then
+// its user (Prisma reads a nested relation with a second statement).
+const AUTH = ["sessions", "users"];
+
+describe("SQL statements per list field do not grow with the page size", () => {
+  it("homeTimeline: 12 statements at first 5 and at first 50", async () => {
+    const { statements, edges } = await countBoth((first) => api.executeCounted(Home, { first }, { as: viewer }), (d) => d.homeTimeline.edges);
+    expectVaried(edges);
+    expect(statements).toHaveLength(12);
+    expect(sorted(statements)).toEqual(sorted([
+      ...AUTH,
+      "posts", // the page: the viewer's and followees' posts (an EXISTS on follows), newest first
+      "users", // their authors
+      "posts", // repostOf
+      "posts", // replyTo
+      "posts", // threadRoot
+      "users", // repostOf.author
+      "users", // replyTo.author
+      "likes", // viewerHasLiked, one batch
+      "posts", // viewerHasReposted, one batch
+      "follows", // author.viewerFollows, one batch
+    ]));
+  });
+
+  it("userTimeline: 12 statements at first 5 and at first 50 (7 anonymously)", async () => {
+    const { statements, edges } = await countBoth(
+      (first) => api.executeCounted(UserPosts, { handle: "SQL_AUTHOR0", first }, { as: viewer }),
+      (d) => d.userTimeline.edges,
+    );
+    expectVaried(edges);
+    expect(statements).toHaveLength(12);
+    expect(sorted(statements)).toEqual(sorted([
+      ...AUTH,
+      "posts", // the page, joined to its author by handle
+      "users", // author
+      "posts", // repostOf
+      "posts", // replyTo
+      "posts", // threadRoot
+      "users", // repostOf.author
+      "users", // replyTo.author
+      "likes", // viewerHasLiked
+      "posts", // viewerHasReposted
+      "follows", // author.viewerFollows
+    ]));
+    // No credentials: no authentication, and the viewer fields need no query.
+    const { statements: anonymous } = await countBoth((first) => api.executeCounted(UserPosts, { handle: "sql_author0", first }), (d) => d.userTimeline.edges);
+    expect(sorted(anonymous)).toEqual(sorted(["posts", "users", "posts", "posts", "posts", "users", "users"]));
+  });
+
+  it("Post.replies: 19 statements at first 5 and at first 50", async () => {
+    const { statements, edges } = await countBoth((first) => api.executeCounted(Replies, { id: rootPostId, first }, { as: viewer }), (d) => d.post!.replies.edges);
+    expect(edges.filter((e) => e.node.viewerHasLiked)).toHaveLength(10);
+    expect(statements).toHaveLength(19);
+    expect(sorted(statements)).toEqual(sorted([
+      ...AUTH,
+      "posts", // the post
+      "users", // its author
+      "posts", // its repostOf
+      "posts", // its replyTo
+      "posts", // its threadRoot
+      "posts", // the page of replies, oldest first
+      "users", // the post's repostOf.author
+      "users", // the post's replyTo.author
+      "users", // the replies' authors
+      "posts", // the replies' repostOf
+      "posts", // the replies' replyTo
+      "posts", // the replies' threadRoot
+      "users", // the replies' repostOf.author
+      "users", // the replies' replyTo.author
+      "likes", // viewerHasLiked, the post and its replies in one batch
+      "posts", // viewerHasReposted, one batch
+      "follows", // viewerFollows of every author, one batch
+    ]));
+  });
+
+  it("Post.likers: 7 statements at first 5 and at first 50", async () => {
+    const { statements, edges } = await countBoth((first) => api.executeCounted(Likers, { id: rootPostId, first }, { as: viewer }), (d) => d.post!.likers.edges);
+    expect(edges.filter((e) => e.node.followsViewer && e.node.viewerFollows)).toHaveLength(49); // every fan; not the viewer
+    expect(statements).toHaveLength(7);
+    expect(sorted(statements)).toEqual(sorted([
+      ...AUTH,
+      "posts", // the post
+      "likes", // the page of likes, newest first
+      "users", // the likers
+      "follows", // viewerFollows
+      "follows", // followsViewer
+    ]));
+  });
+
+  it("User.followers: 7 statements at first 5 and at first 50", async () => {
+    const { statements, edges } = await countBoth(
+      (first) => api.executeCounted(Followers, { handle: "sql_author0", first }, { as: viewer }),
+      (d) => d.user!.followers.edges,
+    );
+    expect(statements).toHaveLength(7);
+    expect(sorted(statements)).toEqual(sorted([
+      ...AUTH,
+      "users", // the user
+      "follows", // the page of follows, newest first
+      "users", // the followers
+      "follows", // viewerFollows
+      "follows", // followsViewer
+    ]));
+  });
+
+  it("User.following: 7 statements at first 5 and at first 50", async () => {
+    const { statements, edges } = await countBoth(
+      (first) => api.executeCounted(Following, { handle: "sql_viewer", first }, { as: viewer }),
+      (d) => d.user!.following.edges,
+    );
+    expect(statements).toHaveLength(7);
+    expect(sorted(statements)).toEqual(sorted([
+      ...AUTH,
+      "users", // the user
+      "follows", // the page of follows, newest first
+      "users", // the followees
+      "follows", // viewerFollows
+      "follows", // followsViewer
+    ]));
+  });
+
+  it("User.sessions: 4 statements at first 5 and at first 50", async () => {
+    const { statements, edges } = await countBoth((first) => api.executeCounted(Sessions, { first }, { as: viewer }), (d) => d.viewer!.sessions!.edges);
+    expect(statements).toHaveLength(4);
+    expect(sorted(statements)).toEqual(sorted([...AUTH, "users", "sessions"])); // the viewer, the page of sessions
+  });
+
+  it("User.apiTokens: 4 statements at first 5 and at first 50", async () => {
+    const { statements, edges } = await countBoth((first) => api.executeCounted(ApiTokens, { first }, { as: viewer }), (d) => d.viewer!.apiTokens!.edges);
+    expect(statements).toHaveLength(4);
+    expect(sorted(statements)).toEqual(sorted([...AUTH, "users", "api_tokens"])); // the viewer, the page of tokens
+  });
+});
