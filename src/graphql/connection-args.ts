@@ -13,10 +13,9 @@ import {
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { badUserInput } from "./errors.js";
+import { MAX_INT_ID, UUID } from "./ids.js";
 
 export const MAX_PAGE_SIZE = 100;
-const MAX_INT_ID = 2_147_483_647;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface PageArgs {
   first?: number | null;

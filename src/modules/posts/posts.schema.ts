@@ -3,10 +3,14 @@ import { builder } from "../../builder.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { intId } from "../../graphql/ids.js";
 import { User, UserConnection } from "../users/users.schema.js";
+import { keysetPage } from "../../graphql/pagination.js";
 import { createPost, deletePost, editPost, repost, setLiked, undoRepost } from "./posts.service.js";
 
 export const Post = builder.prismaNode("Post", {
   id: { field: "id" },
+  // node(id:) and nodes(ids:): an unknown post is null, as for post(id:), and a malformed id is the caller's input.
+  nullable: true,
+  findUnique: (id) => ({ id: intId({ typename: "Post", id: String(id) }) }),
   description: "A post, a reply (replyTo is set) or a repost (repostOf is set, body is null).",
   fields: (t) => ({
     body: t.exposeString("body", { nullable: true, description: "Null for a repost and for a deleted post." }),
@@ -28,6 +32,9 @@ export const Post = builder.prismaNode("Post", {
 
 export const PostConnection = builder.connectionObject({ type: Post, name: "PostConnection" }, { name: "PostEdge" });
 
+// Replies and likers are built from helpers rather than t.relatedConnection, so keysetPage can replace Prisma's cursor.
+const replies = prismaConnectionHelpers(builder, "Post", { cursor: "id", query: { orderBy: { id: "asc" } } });
+
 // Likers page over the like rows, newest first, and yield the users who liked.
 const likers = prismaConnectionHelpers(builder, "Like", {
   cursor: "id",
@@ -37,16 +44,18 @@ const likers = prismaConnectionHelpers(builder, "Like", {
 });
 
 builder.prismaObjectFields("Post", (t) => ({
-  replies: t.relatedConnection(
-    "replies",
-    { description: "Direct replies, oldest first.", cursor: "id", query: { orderBy: { id: "asc" } } },
-    PostConnection,
-  ),
+  replies: t.connection({
+    type: Post,
+    description: "Direct replies, oldest first.",
+    args: replies.getArgs(),
+    select: (args, ctx, nestedSelection) => ({ replies: keysetPage(replies.getQuery(args, ctx, nestedSelection), "asc") }),
+    resolve: (post, args, ctx) => replies.resolve(post.replies, args, ctx),
+  }, PostConnection),
   likers: t.connection({
     type: User,
     description: "Who liked the post, most recent first.",
     args: likers.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ likes: likers.getQuery(args, ctx, nestedSelection) }),
+    select: (args, ctx, nestedSelection) => ({ likes: keysetPage(likers.getQuery(args, ctx, nestedSelection), "desc") }),
     resolve: (post, args, ctx) => likers.resolve(post.likes, args, ctx),
   }, UserConnection),
 }));

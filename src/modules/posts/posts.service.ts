@@ -1,9 +1,10 @@
-import type { PrismaClient } from "@prisma/client";
+import type { Prisma, PrismaClient } from "@prisma/client";
 import { z } from "zod";
 import type { Viewer } from "../../context.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 
 type Db = PrismaClient;
+type Tx = Prisma.TransactionClient;
 
 export const MAX_POST_LENGTH = 500;
 const graphemes = new Intl.Segmenter("en", { granularity: "grapheme" });
@@ -23,10 +24,22 @@ const Body = z
 
 /** The post a reply, like or repost points at: reposts stand for their original. */
 async function findTarget(db: Pick<Db, "post">, id: number) {
-  const post = await db.post.findUnique({ where: { id }, select: { id: true, rootId: true, repostOfId: true, deletedAt: true } });
+  const post = await db.post.findUnique({ where: { id }, select: { id: true, rootId: true, repostOfId: true } });
   if (!post) throw new NotFoundError("Post");
   if (post.repostOfId === null) return post;
   return findTarget(db, post.repostOfId);
+}
+
+/**
+ * Locks a post's row until the transaction ends and says whether it is deleted. Every write to a
+ * post's counters, reposts or deletion takes this lock first, so concurrent writes queue up instead of
+ * each acting on what it read before the other committed (double decrements, reposts of deleted posts).
+ */
+async function lockPost(tx: Tx, id: number) {
+  const [row] = await tx.$queryRaw<{ deleted: boolean }[]>`
+    SELECT deleted_at IS NOT NULL AS deleted FROM posts WHERE id = ${id} FOR NO KEY UPDATE`;
+  if (!row) throw new NotFoundError("Post");
+  return row;
 }
 
 export async function createPost<Q extends object>(db: Db, viewer: Viewer, input: { body: string; replyToId?: number | null }, query: Q) {
@@ -35,7 +48,7 @@ export async function createPost<Q extends object>(db: Db, viewer: Viewer, input
     let thread: { replyToId: number; rootId: number } | null = null;
     if (input.replyToId != null) {
       const parent = await findTarget(tx, input.replyToId);
-      if (parent.deletedAt) throw ValidationError.of("replyToId", "You cannot reply to a deleted post");
+      if ((await lockPost(tx, parent.id)).deleted) throw ValidationError.of("replyToId", "You cannot reply to a deleted post");
       thread = { replyToId: parent.id, rootId: parent.rootId ?? parent.id };
       await tx.post.update({ where: { id: parent.id }, data: { replyCount: { increment: 1 } }, select: { id: true } });
     }
@@ -47,7 +60,7 @@ export async function createPost<Q extends object>(db: Db, viewer: Viewer, input
 async function findOwnPost(db: Pick<Db, "post">, viewer: Viewer, id: number, allowAdmin: boolean) {
   const post = await db.post.findUnique({
     where: { id },
-    select: { id: true, authorId: true, replyToId: true, repostOfId: true, deletedAt: true },
+    select: { id: true, authorId: true, replyToId: true, repostOfId: true },
   });
   if (!post) throw new NotFoundError("Post");
   const isAdmin = allowAdmin && viewer.role === "ADMIN";
@@ -58,9 +71,11 @@ async function findOwnPost(db: Pick<Db, "post">, viewer: Viewer, id: number, all
 export async function editPost<Q extends object>(db: Db, viewer: Viewer, id: number, body: string, query: Q) {
   const parsed = parseInput(z.object({ body: Body }), { body }).body;
   const post = await findOwnPost(db, viewer, id, false);
-  if (post.deletedAt) throw ValidationError.of("id", "A deleted post cannot be edited");
   if (post.repostOfId !== null) throw ValidationError.of("id", "A repost has no text to edit");
-  return db.post.update({ ...query, where: { id }, data: { body: parsed, editedAt: new Date() } });
+  return db.$transaction(async (tx) => {
+    if ((await lockPost(tx, id)).deleted) throw ValidationError.of("id", "A deleted post cannot be edited");
+    return tx.post.update({ ...query, where: { id }, data: { body: parsed, editedAt: new Date() } });
+  });
 }
 
 /**
@@ -73,13 +88,15 @@ export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: n
     await removeRepost(db, post.authorId, post.repostOfId);
     return db.post.findUniqueOrThrow({ ...query, where: { id: post.repostOfId } });
   }
-  if (post.deletedAt) return db.post.findUniqueOrThrow({ ...query, where: { id } });
   return db.$transaction(async (tx) => {
+    // Only the delete that finds the post alive under the lock counts it off, however many race.
+    if ((await lockPost(tx, id)).deleted) return tx.post.findUniqueOrThrow({ ...query, where: { id } });
     const reposts = await tx.post.deleteMany({ where: { repostOfId: id } });
-    await tx.user.update({ where: { id: post.authorId }, data: { postCount: { decrement: 1 } }, select: { id: true } });
+    // Posts before users, as createPost does, so a reply and a delete by the same author cannot deadlock.
     if (post.replyToId !== null) {
       await tx.post.update({ where: { id: post.replyToId }, data: { replyCount: { decrement: 1 } }, select: { id: true } });
     }
+    await tx.user.update({ where: { id: post.authorId }, data: { postCount: { decrement: 1 } }, select: { id: true } });
     return tx.post.update({
       ...query,
       where: { id },
@@ -92,7 +109,7 @@ export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: n
 export async function repost<Q extends object>(db: Db, viewer: Viewer, postId: number, query: Q) {
   return db.$transaction(async (tx) => {
     const target = await findTarget(tx, postId);
-    if (target.deletedAt) throw ValidationError.of("postId", "You cannot repost a deleted post");
+    if ((await lockPost(tx, target.id)).deleted) throw ValidationError.of("postId", "You cannot repost a deleted post");
     const { count } = await tx.post.createMany({ data: [{ authorId: viewer.id, repostOfId: target.id }], skipDuplicates: true });
     if (count === 1) {
       await tx.post.update({ where: { id: target.id }, data: { repostCount: { increment: 1 } }, select: { id: true } });
@@ -110,6 +127,7 @@ export async function undoRepost<Q extends object>(db: Db, viewer: Viewer, postI
 
 async function removeRepost(db: Db, authorId: number, originalId: number) {
   await db.$transaction(async (tx) => {
+    await lockPost(tx, originalId);
     const { count } = await tx.post.deleteMany({ where: { authorId, repostOfId: originalId } });
     if (count === 1) {
       await tx.post.update({ where: { id: originalId }, data: { repostCount: { decrement: 1 } }, select: { id: true } });
@@ -121,7 +139,8 @@ async function removeRepost(db: Db, authorId: number, originalId: number) {
 export async function setLiked<Q extends object>(db: Db, viewer: Viewer, postId: number, liked: boolean, query: Q) {
   return db.$transaction(async (tx) => {
     const target = await findTarget(tx, postId);
-    if (liked && target.deletedAt) throw ValidationError.of("postId", "You cannot like a deleted post");
+    const { deleted } = await lockPost(tx, target.id);
+    if (liked && deleted) throw ValidationError.of("postId", "You cannot like a deleted post");
     const { count } = liked
       ? await tx.like.createMany({ data: [{ userId: viewer.id, postId: target.id }], skipDuplicates: true })
       : await tx.like.deleteMany({ where: { userId: viewer.id, postId: target.id } });

@@ -1,6 +1,7 @@
 import { builder } from "../../builder.js";
 import { PostConnection } from "../posts/posts.schema.js";
-import { homeTimelineWhere, newestFirstPage, userTimelineWhere } from "./timeline.service.js";
+import { keysetPage } from "../../graphql/pagination.js";
+import { homeTimelineWhere, userTimelineWhere } from "./timeline.service.js";
 
 builder.queryFields((t) => ({
   homeTimeline: t.prismaConnection({
@@ -9,7 +10,7 @@ builder.queryFields((t) => ({
     description: "Posts and reposts of the people the viewer follows and the viewer's own, newest first.",
     authScopes: { loggedIn: true },
     resolve: (query, _root, _args, ctx) =>
-      ctx.db.post.findMany({ ...newestFirstPage(query, homeTimelineWhere(ctx.viewer!.id)), orderBy: { id: "desc" } }),
+      ctx.db.post.findMany({ ...keysetPage(query, "desc", homeTimelineWhere(ctx.viewer!.id)), orderBy: { id: "desc" } }),
   }, PostConnection),
   userTimeline: t.prismaConnection({
     type: "Post",
@@ -17,6 +18,6 @@ builder.queryFields((t) => ({
     description: "A user's posts and reposts, newest first; replies too when includeReplies is true. Empty for an unknown handle.",
     args: { handle: t.arg.string(), includeReplies: t.arg.boolean({ required: false, defaultValue: false }) },
     resolve: (query, _root, args, ctx) =>
-      ctx.db.post.findMany({ ...newestFirstPage(query, userTimelineWhere(args.handle, args.includeReplies ?? false)), orderBy: { id: "desc" } }),
+      ctx.db.post.findMany({ ...keysetPage(query, "desc", userTimelineWhere(args.handle, args.includeReplies ?? false)), orderBy: { id: "desc" } }),
   }, PostConnection),
 }));

@@ -4,7 +4,7 @@ import type { Context } from "../../context.js";
 import { builder } from "../../builder.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { intId } from "../../graphql/ids.js";
-import { newestFirstPage } from "../timeline/timeline.service.js";
+import { keysetPage } from "../../graphql/pagination.js";
 import { handleKey, setSuspended, updateProfile } from "./users.service.js";
 
 export const Role = builder.enumType("Role", { values: ["USER", "ADMIN"] as const });
@@ -61,13 +61,13 @@ builder.prismaObjectFields("User", (t) => ({
   followers: t.connection({
     type: User,
     args: followers.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ followers: newestFirstPage(followers.getQuery(args, ctx, nestedSelection)) }),
+    select: (args, ctx, nestedSelection) => ({ followers: keysetPage(followers.getQuery(args, ctx, nestedSelection), "desc") }),
     resolve: (user, args, ctx) => followers.resolve(user.followers, args, ctx),
   }, UserConnection),
   following: t.connection({
     type: User,
     args: following.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ following: newestFirstPage(following.getQuery(args, ctx, nestedSelection)) }),
+    select: (args, ctx, nestedSelection) => ({ following: keysetPage(following.getQuery(args, ctx, nestedSelection), "desc") }),
     resolve: (user, args, ctx) => following.resolve(user.following, args, ctx),
   }, UserConnection),
 }));
