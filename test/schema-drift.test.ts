@@ -7,6 +7,9 @@ import { openDatabase } from "../src/db.js";
 import { MIGRATIONS_DIR, migrate } from "../src/migrate.js";
 import { schema } from "../src/schema.js";
 
+// Each Prisma CLI call starts Node and the WASM schema engine: seconds, more on a busy machine.
+const PRISMA_CLI_TIMEOUT = 90_000;
+
 const prismaDiff = (...args: string[]) =>
   execFileSync("npx", ["prisma", "migrate", "diff", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
@@ -38,7 +41,7 @@ describe("drift between the code and the committed artefacts", () => {
       "--script",
     );
     expect(sql.trim()).toBe("-- This is an empty migration.");
-  });
+  }, PRISMA_CLI_TIMEOUT);
 
   it("the migrations build the same tables, indexes, constraints and enums as prisma/schema.prisma", async () => {
     const migrated = await openDatabase({});
@@ -54,5 +57,5 @@ describe("drift between the code and the committed artefacts", () => {
       await migrated.close();
       await fromSchema.close();
     }
-  });
+  }, PRISMA_CLI_TIMEOUT);
 });
