@@ -13,6 +13,8 @@ const isSelf = (user: { id: number }, _args: unknown, ctx: Context) => ctx.viewe
 
 export const User = builder.prismaNode("User", {
   id: { field: "id" },
+  // Load only the columns a query asks for: lists of authors never carry password hashes.
+  select: { id: true },
   // node(id:) answers null for an unknown user and BAD_USER_INPUT for a malformed ID, never a database error.
   nullable: true,
   findUnique: (id) => ({ id: intId({ typename: "User", id: String(id) }) }),
