@@ -87,6 +87,7 @@ const CreateApiToken = graphql(`
         apiToken { id name prefix scopes createdAt lastUsedAt expiresAt revokedAt }
       }
       ... on ValidationError { message code fieldErrors { field message } }
+      ... on ForbiddenError { message code }
     }
   }
 `);
@@ -394,6 +395,14 @@ describe("logIn", () => {
 });
 
 describe("refreshSession", () => {
+  it("refuses a suspended account without using up the refresh token", async () => {
+    const user = await api.signUp({ handle: "paused" });
+    await api.db.user.update({ where: { id: user.dbId }, data: { suspendedAt: new Date() } });
+    expect(await refresh(user.refreshToken)).toMatchObject({ __typename: "AuthenticationError", message: "This account is suspended." });
+    await api.db.user.update({ where: { id: user.dbId }, data: { suspendedAt: null } });
+    expect((await refresh(user.refreshToken)).__typename).toBe("AuthPayload");
+  });
+
   it("rotates the pair: the new access token works and the old refresh token does not", async () => {
     const user = await api.signUp({ handle: "rotator" });
     const sessionId = sessionIdOf(user);
@@ -733,6 +742,18 @@ describe("private fields", () => {
 });
 
 describe("API tokens", () => {
+  it("are created from a signed-in session, never with another API token", async () => {
+    const user = await api.signUp({ handle: "token_minter" });
+    const { secret } = await createApiToken(user, { name: "expiring", scopes: ["READ", "WRITE"], expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    const { data } = await api.execute(CreateApiToken, { input: { name: "forever", scopes: ["READ", "WRITE"] } }, { as: { token: secret } });
+    expect(data?.createApiToken).toEqual({
+      __typename: "ForbiddenError",
+      code: "FORBIDDEN",
+      message: "API tokens are created from a signed-in session, not with another API token.",
+    });
+    expect(await api.db.apiToken.count({ where: { userId: user.dbId } })).toBe(1);
+  });
+
   it("returns the secret once and keeps only its hash", async () => {
     const user = await api.signUp({ handle: "token_maker" });
     const created = await createApiToken(user, { name: "  deploy bot ", scopes: ["READ", "READ", "WRITE"] });

@@ -1,5 +1,5 @@
 import { builder } from "../../builder.js";
-import { AuthenticationError, NotFoundError } from "../../errors.js";
+import { AuthenticationError, ForbiddenError, NotFoundError } from "../../errors.js";
 import { intId, uuidId } from "../../graphql/ids.js";
 import type { Context } from "../../context.js";
 import {
@@ -169,7 +169,7 @@ builder.mutationFields((t) => ({
   createApiToken: t.field({
     type: CreatedApiToken,
     authScopes: { writer: true },
-    errors: {},
+    errors: { types: [ForbiddenError] },
     args: { input: t.arg({ type: CreateApiTokenInput }) },
     resolve: (_root, { input }, ctx) => createApiToken(ctx.db, ctx.viewer!, input),
   }),

@@ -166,6 +166,8 @@ export async function refreshSession(db: Db, config: AuthConfig, refreshToken: s
   if (session.revokedAt || session.expiresAt.getTime() <= Date.now()) {
     throw new AuthenticationError("The session has ended; log in again.");
   }
+  // Refused before rotation: the token stays usable if the account is unsuspended.
+  if (session.user.suspendedAt) throw new AuthenticationError("This account is suspended.");
   const next = newSecret(REFRESH_TOKEN_PREFIX);
   const rotated = await db.$transaction(async (tx) => {
     // Only one caller can mark the token used; a second, concurrent or later, is a replay.
@@ -179,7 +181,6 @@ export async function refreshSession(db: Db, config: AuthConfig, refreshToken: s
     await db.session.update({ where: { id: session.id }, data: { revokedAt: new Date() } });
     throw new AuthenticationError("This refresh token was already used; the session has been revoked. Log in again.");
   }
-  if (session.user.suspendedAt) throw new AuthenticationError("This account is suspended.");
   const access = await signAccessToken(config.jwt, session.user.id, session.id);
   return {
     userId: session.user.id,
@@ -217,6 +218,8 @@ const CreateApiTokenInput = z.object({
 const MAX_API_TOKENS = 50;
 
 export async function createApiToken(db: Db, viewer: Viewer, input: z.input<typeof CreateApiTokenInput>) {
+  // Otherwise a token that expires could mint itself a successor that never does.
+  if (!viewer.sessionId) throw new ForbiddenError("API tokens are created from a signed-in session, not with another API token.");
   const { name, scopes, expiresAt } = parseInput(CreateApiTokenInput, input);
   const active = await db.apiToken.count({ where: { userId: viewer.id, revokedAt: null } });
   if (active >= MAX_API_TOKENS) throw ValidationError.of("name", `You can have at most ${MAX_API_TOKENS} active tokens; revoke one first.`);
