@@ -1,21 +1,25 @@
 import { parsePrismaCursor } from "@pothos/plugin-prisma";
 import {
   type DocumentNode,
+  type FragmentDefinitionNode,
   type GraphQLError,
+  type GraphQLNamedType,
   type GraphQLSchema,
-  BREAK,
   Kind,
-  TypeInfo,
+  type SelectionSetNode,
   getArgumentValues,
   getNamedType,
-  visit,
-  visitWithTypeInfo,
+  getOperationAST,
+  isInterfaceType,
+  isObjectType,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { badUserInput } from "./errors.js";
 import { MAX_INT_ID, UUID } from "./ids.js";
 
 export const MAX_PAGE_SIZE = 100;
+/** The most list items one request may ask for, nested pages multiplied. */
+export const MAX_ROWS = 5_000;
 
 interface PageArgs {
   first?: number | null;
@@ -53,41 +57,70 @@ export function checkPageArgs(connection: string, { first, last, after, before }
   return null;
 }
 
-/** Every connection field of an operation whose page arguments are wrong, found before anything runs. */
-function findPageArgError(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>) {
-  const typeInfo = new TypeInfo(schema);
-  let error: GraphQLError | null = null;
-  visit(
-    document,
-    visitWithTypeInfo(typeInfo, {
-      // Only the operation being executed (and the fragments, which it may spread).
-      [Kind.OPERATION_DEFINITION]: (node) => (operationName && node.name?.value !== operationName ? false : undefined),
-      [Kind.FIELD]: (node) => {
-        const field = typeInfo.getFieldDef();
-        const type = field && getNamedType(field.type);
-        if (!field || !type?.name.endsWith("Connection") || !field.args.some((a) => a.name === "first")) return;
+type Fragments = Map<string, FragmentDefinitionNode>;
+
+/**
+ * Walks the executed operation like the executor will, fragments included, multiplying page sizes
+ * down nested lists. Returns the first problem: a bad page argument, or more rows than MAX_ROWS.
+ */
+function checkOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>) {
+  const operation = getOperationAST(document, operationName);
+  const rootType = operation && schema.getRootType(operation.operation);
+  if (!operation || !rootType) return null; // graphql-js reports a missing operation itself
+  const fragments: Fragments = new Map();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  let rows = 0;
+  const walk = (selectionSet: SelectionSetNode, parentType: GraphQLNamedType, multiplier: number): GraphQLError | null => {
+    for (const selection of selectionSet.selections) {
+      let error: GraphQLError | null = null;
+      if (selection.kind === Kind.FIELD) {
+        const field = isObjectType(parentType) || isInterfaceType(parentType) ? parentType.getFields()[selection.name.value] : undefined;
+        if (!field) continue; // __typename, or a field validation has already rejected
+        const type = getNamedType(field.type);
+        let size = 1;
         try {
-          error = checkPageArgs(type.name, getArgumentValues(field, node, variables) as PageArgs);
+          const args = getArgumentValues(field, selection, variables);
+          if (type.name.endsWith("Connection") && field.args.some((a) => a.name === "first")) {
+            error = checkPageArgs(type.name, args as PageArgs);
+            size = (args.first ?? args.last ?? 1) as number;
+          } else if (Array.isArray(args.ids)) {
+            size = args.ids.length;
+            if (size > MAX_PAGE_SIZE) error = badUserInput(`Ask for at most ${MAX_PAGE_SIZE} ids at a time, got ${size}.`);
+          }
         } catch {
-          return; // bad variables: graphql-js reports those itself
+          continue; // bad variables: graphql-js reports those itself
         }
-        if (error) return BREAK;
-      },
-    }),
-  );
-  return error;
+        if (size > 1) rows += multiplier * size;
+        if (!error && rows > MAX_ROWS) {
+          error = badUserInput(`This query could return ${rows} items; at most ${MAX_ROWS} per request. Ask for smaller or fewer nested pages.`);
+        }
+        if (!error && selection.selectionSet) error = walk(selection.selectionSet, type, multiplier * size);
+      } else {
+        const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
+        if (!fragment) continue;
+        const condition = fragment.typeCondition ? schema.getType(fragment.typeCondition.name.value) : parentType;
+        error = walk(fragment.selectionSet, condition ?? parentType, multiplier);
+      }
+      if (error) return error;
+    }
+    return null;
+  };
+  return walk(operation.selectionSet, rootType, 1);
 }
 
 /**
  * Every connection must be asked for a bounded page (exactly one of `first` / `last`, 1 to 100) with
- * cursors it issued. Checked once per operation before execution: a nested list's page is read as
- * part of its parent's SQL, so a check in its resolver would come after that query.
+ * cursors it issued, and nested pages multiply: replies(first: 100) { replies(first: 100) } asks for
+ * 10,000 rows. Checked once per operation before execution: a nested list's page is read as part of
+ * its parent's SQL, so a check in its resolver would come after that query.
  */
 export function useConnectionArgs(): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const variables = (args.variableValues ?? {}) as Record<string, unknown>;
-      const error = findPageArgError(args.schema, args.document, args.operationName, variables);
+      const error = checkOperation(args.schema, args.document, args.operationName, variables);
       if (error) setResultAndStopExecution({ errors: [error] });
     },
   };

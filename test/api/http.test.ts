@@ -71,3 +71,36 @@ describe("errors over HTTP", () => {
     expect(result.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
   });
 });
+
+describe("how much one request may ask for", () => {
+  const thread = (outer: number, inner: number) =>
+    `{ post(id: "${Buffer.from("Post:1").toString("base64")}") { replies(first: ${outer}) { edges { node { author { handle } likeCount replies(first: ${inner}) { edges { node { body author { handle } likeCount } } } } } } } }`;
+
+  it("accepts a thread two levels deep with ordinary pages", async () => {
+    const result = await api.execute(thread(10, 10));
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ post: null });
+  });
+
+  it("refuses nested pages whose product is too large, before running any SQL", async () => {
+    const { errors, data, statements } = await api.executeCounted(thread(100, 100));
+    expect(errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(errors?.[0]?.message).toBe("This query could return 10100 items; at most 5000 per request. Ask for smaller or fewer nested pages.");
+    expect(data).toBeUndefined();
+    expect(statements).toEqual([]);
+  });
+
+  it("counts pages spread through fragments too", async () => {
+    const query = `query { post(id: "${Buffer.from("Post:1").toString("base64")}") { ...Outer } }
+      fragment Outer on Post { replies(first: 100) { edges { node { ...Inner } } } }
+      fragment Inner on Post { replies(first: 60) { edges { node { id } } } }`;
+    expect((await api.execute(query)).errors?.[0]?.message).toMatch(/^This query could return 6100 items/);
+  });
+
+  it("refuses more than 100 ids in nodes(ids:)", async () => {
+    const ids = Array.from({ length: 101 }, (_, i) => Buffer.from(`Post:${i + 1}`).toString("base64"));
+    const result = await api.execute("query Many($ids: [ID!]!) { nodes(ids: $ids) { id } }", { ids });
+    expect(result.errors?.[0]?.message).toBe("Ask for at most 100 ids at a time, got 101.");
+    expect(result.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  });
+});
