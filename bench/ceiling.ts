@@ -1,0 +1,119 @@
+// The ceiling: a plain node:http server that answers each scenario with one hand-written SQL
+// statement building the whole response as JSON inside PostgreSQL, written out as Chirp would write
+// it. No GraphQL, no validation beyond the ids: what a request costs when nothing else is in the way.
+// Compiled to plain JS by the runner (servers.ts) and run with node. Environment: DATABASE_URL,
+// PORT, HOST (127.0.0.1), DATABASE_POOL_SIZE (10). The viewer is the X-Viewer-Id request header.
+import { type ServerResponse, createServer } from "node:http";
+import pg from "pg";
+
+const connectionString = process.env.DATABASE_URL;
+if (!connectionString) throw new Error("DATABASE_URL is required");
+const pool = new pg.Pool({ connectionString, max: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
+
+const gid = (type: string, column: string) => `encode(convert_to('${type}:' || ${column}, 'UTF8'), 'base64')`;
+const iso = (column: string) => `to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const author = (u: string) => `json_build_object('id', ${gid("User", `${u}.id`)}, 'handle', ${u}.handle, 'displayName', ${u}.display_name, 'avatarUrl', ${u}.avatar_url)`;
+/** A post as Chirp's PostView selection; the viewer is parameter $1 (NULL when anonymous). */
+const post = (p: string, extra = "") => `json_build_object('id', ${gid("Post", `${p}.id`)}, 'body', ${p}.body, 'createdAt', ${iso(`${p}.created_at`)},
+  'likeCount', ${p}.like_count, 'replyCount', ${p}.reply_count, 'repostCount', ${p}.repost_count,
+  'viewerHasLiked', EXISTS (SELECT 1 FROM likes l WHERE l.user_id = $1 AND l.post_id = ${p}.id)${extra})`;
+const edges = (list: string) => `json_build_object('edges', coalesce(${list}, '[]'::json))`;
+/** The first 10 replies of post `parent` (oldest first), each with its author and `inner` fields. */
+const replies = (alias: string, parent: string, inner = "") => edges(`(SELECT json_agg(json_build_object('node', ${post(alias, `, 'author', ${author(`${alias}_u`)}${inner}`)}) ORDER BY ${alias}.id)
+  FROM (SELECT * FROM posts WHERE reply_to_id = ${parent}.id ORDER BY id LIMIT 10) ${alias} JOIN users ${alias}_u ON ${alias}_u.id = ${alias}.author_id)`);
+
+/** One statement per scenario; it yields one row whose one column is the text of the response's `data`. */
+interface Route {
+  sql: string;
+  params(viewer: number | null, input: Record<string, unknown>): unknown[];
+}
+
+const routes: Record<string, Route> = {
+  timeline: {
+    sql: `SELECT json_build_object('homeTimeline', ${edges(`json_agg(json_build_object('node', ${post("p", `, 'author', ${author("u")}`)}) ORDER BY p.id DESC)`)})::text
+      FROM (SELECT * FROM posts WHERE deleted_at IS NULL
+              AND (author_id = $1 OR author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1))
+            ORDER BY id DESC LIMIT 20) p
+      JOIN users u ON u.id = p.author_id`,
+    params: (viewer) => [viewer],
+  },
+  profile: {
+    // The user first, then their posts by author id: the (author_id, id DESC) index reads just the page.
+    sql: `SELECT json_build_object(
+        'user', CASE WHEN u.id IS NULL THEN NULL ELSE json_build_object('id', ${gid("User", "u.id")}, 'handle', u.handle,
+                  'displayName', u.display_name, 'bio', u.bio, 'avatarUrl', u.avatar_url, 'followerCount', u.follower_count,
+                  'followingCount', u.following_count, 'postCount', u.post_count,
+                  'viewerFollows', EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id)) END,
+        'userTimeline', ${edges(`(SELECT json_agg(json_build_object('node', ${post("p")}) ORDER BY p.id DESC)
+          FROM (SELECT * FROM posts WHERE author_id = u.id AND deleted_at IS NULL AND reply_to_id IS NULL
+                ORDER BY id DESC LIMIT 10) p)`)})::text
+      FROM (SELECT 1) one LEFT JOIN users u ON u.handle_key = lower($2)`,
+    params: (viewer, input) => [viewer, String(input.handle)],
+  },
+  thread: {
+    sql: `SELECT json_build_object('post', (
+        SELECT ${post("p", `, 'author', ${author("u")}, 'replies', ${replies("r1", "p", `, 'replies', ${replies("r2", "r1")}`)}`)}
+        FROM posts p JOIN users u ON u.id = p.author_id WHERE p.id = $2))::text`,
+    params: (viewer, input) => [viewer, Number(input.id)],
+  },
+  like: {
+    sql: `WITH liked AS (
+        INSERT INTO likes (user_id, post_id) SELECT $1, id FROM posts WHERE id = $2 AND deleted_at IS NULL
+        ON CONFLICT (user_id, post_id) DO NOTHING RETURNING post_id),
+      counted AS (UPDATE posts SET like_count = like_count + 1 WHERE id IN (SELECT post_id FROM liked) RETURNING like_count)
+      SELECT json_build_object('likePost', json_build_object('__typename', 'Post', 'id', ${gid("Post", "p.id")},
+        'likeCount', coalesce((SELECT like_count FROM counted), p.like_count), 'viewerHasLiked', true))::text
+      FROM posts p WHERE p.id = $2`,
+    params: (viewer, input) => [viewer, Number(input.id)],
+  },
+  unlike: {
+    sql: `WITH unliked AS (DELETE FROM likes WHERE user_id = $1 AND post_id = $2 RETURNING post_id),
+      counted AS (UPDATE posts SET like_count = like_count - 1 WHERE id IN (SELECT post_id FROM unliked) RETURNING like_count)
+      SELECT json_build_object('unlikePost', json_build_object('__typename', 'Post', 'id', ${gid("Post", "p.id")},
+        'likeCount', coalesce((SELECT like_count FROM counted), p.like_count), 'viewerHasLiked', false))::text
+      FROM posts p WHERE p.id = $2`,
+    params: (viewer, input) => [viewer, Number(input.id)],
+  },
+};
+const WRITES = new Set(["like", "unlike"]);
+
+function send(res: ServerResponse, status: number, body: string) {
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+const server = createServer((req, res) => {
+  const name = (req.url ?? "/").slice(1);
+  const route = req.method === "POST" ? routes[name] : undefined;
+  if (!route) return send(res, 404, '{"errors":[{"message":"Not found"}]}');
+  const header = req.headers["x-viewer-id"];
+  const viewer = typeof header === "string" && /^\d+$/.test(header) ? Number(header) : null;
+  if (viewer === null && WRITES.has(name)) return send(res, 401, '{"errors":[{"message":"You must be logged in to do this."}]}');
+  const chunks: Buffer[] = [];
+  req.on("data", (chunk: Buffer) => chunks.push(chunk));
+  req.on("end", () => {
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
+    } catch {
+      return send(res, 400, '{"errors":[{"message":"The body must be JSON"}]}');
+    }
+    // A named statement: prepared once per connection, then only bound and executed.
+    pool.query<[string | null]>({ name, text: route.sql, values: route.params(viewer, input), rowMode: "array" }).then(
+      ({ rows }) => send(res, 200, `{"data":${rows[0]?.[0] ?? "null"}}`),
+      (error: Error) => {
+        console.error(error);
+        send(res, 500, '{"errors":[{"message":"Unexpected error."}]}');
+      },
+    );
+  });
+});
+
+server.listen(Number(process.env.PORT ?? 5679), process.env.HOST ?? "127.0.0.1", () => console.log(`ceiling ready on port ${process.env.PORT}`));
+
+function shutdown() {
+  server.close();
+  void pool.end().then(() => process.exit(0));
+}
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);

@@ -1,0 +1,161 @@
+import type { SqlSession } from "../src/db.js";
+
+/** How many people the home-timeline viewer follows. */
+const VIEWER_FOLLOWING = 200;
+/** The thread scenario shows a post, its first 10 replies and their first 10 replies. */
+const THREAD_REPLIES = 10;
+const THREAD_SECOND_LEVEL = 5;
+const VIEWER_HANDLE = "alice";
+const PROFILE_HANDLE = "bob";
+
+/** The rows every scenario points at, picked the same way on every run. */
+export interface Picks {
+  viewer: { id: number; handle: string; following: number };
+  profile: { id: number; handle: string };
+  /** A top-level post whose first 10 replies all have replies of their own. */
+  thread: { id: number; replies: number; secondLevel: number };
+  /** A post the viewer has not liked in the generated data, and in none of the read scenarios. */
+  likePostId: number;
+}
+
+type Query = Pick<SqlSession, "query">;
+
+/**
+ * What the benchmark adds to the generated data, always after the generated rows (higher ids) and
+ * with the counters changed in the same transaction: follows for the viewer, and replies that make
+ * one thread two full levels deep (the generator's threads are shallow).
+ */
+export async function ensureFixtures(session: SqlSession, generated: { posts: number; likes: number }): Promise<Picks & { added: string[] }> {
+  await session.exec("BEGIN");
+  try {
+    const added: string[] = [];
+    const viewer = await userByHandle(session, VIEWER_HANDLE);
+    const profile = await userByHandle(session, PROFILE_HANDLE);
+    const follows = await ensureViewerFollows(session, viewer);
+    if (follows > 0) added.push(`${follows} follows by ${viewer.handle}`);
+    const thread = await ensureThread(session, generated.posts, [viewer.id, profile.id]);
+    if (thread.added > 0) added.push(`${thread.added} replies in the thread of post ${thread.id}`);
+    const likePostId = await pickLikePost(session, viewer.id, [profile.id], thread.id, generated.likes);
+    await session.exec("COMMIT");
+    if (added.length > 0) await session.exec("ANALYZE users, posts, follows");
+    return {
+      viewer: { id: viewer.id, handle: viewer.handle, following: viewer.following + follows },
+      profile: { id: profile.id, handle: profile.handle },
+      thread: { id: thread.id, replies: thread.replies, secondLevel: thread.secondLevel },
+      likePostId,
+      added,
+    };
+  } catch (error) {
+    await session.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** Puts the like scenario's post back as generated: not liked by the viewer, with its exact like count. */
+export async function resetLike(session: { query(sql: string, params: unknown[]): Promise<unknown> }, picks: Pick<Picks, "viewer" | "likePostId">) {
+  await session.query(
+    `WITH gone AS (DELETE FROM likes WHERE user_id = $1 AND post_id = $2)
+     UPDATE posts SET like_count = (SELECT count(*) FROM likes WHERE post_id = $2 AND user_id <> $1) WHERE id = $2`,
+    [picks.viewer.id, picks.likePostId],
+  );
+}
+
+async function userByHandle(session: Query, handle: string) {
+  const { rows } = await session.query<{ id: number; handle: string; following: number }>(
+    "SELECT id, handle, following_count AS following FROM users WHERE handle_key = $1 FOR UPDATE",
+    [handle],
+  );
+  if (!rows[0]) throw new Error(`The bench database has no user "${handle}"`);
+  return rows[0];
+}
+
+/** Tops the viewer up to 200 followees: every (users / 200)th user, so prolific and quiet authors mix. */
+async function ensureViewerFollows(session: Query, viewer: { id: number; following: number }) {
+  if (viewer.following >= VIEWER_FOLLOWING) return 0;
+  const { rows } = await session.query<{ followee_id: number }>(
+    `INSERT INTO follows (follower_id, followee_id)
+     SELECT $1, u.id FROM users u
+     WHERE u.id % (SELECT greatest(count(*) / $3, 1) FROM users) = 0 AND u.id <> $1
+       AND NOT EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id)
+     ORDER BY u.id LIMIT $2
+     RETURNING followee_id`,
+    [viewer.id, VIEWER_FOLLOWING - viewer.following, VIEWER_FOLLOWING],
+  );
+  await session.query("UPDATE users SET follower_count = follower_count + 1 WHERE id = ANY($1::int[])", [rows.map((r) => r.followee_id)]);
+  await session.query("UPDATE users SET following_count = following_count + $2 WHERE id = $1", [viewer.id, rows.length]);
+  return rows.length;
+}
+
+/**
+ * The thread: the generated top-level post whose first replies have the most replies, topped up to
+ * 10 replies that each have at least 5. Repliers are people the viewer does not follow, so the new
+ * posts stay out of the home timeline.
+ */
+async function ensureThread(session: Query, generatedPosts: number, excludedAuthors: number[]) {
+  const existing = await session.query<{ root_id: number }>("SELECT root_id FROM posts WHERE id > $1 ORDER BY id LIMIT 1", [generatedPosts]);
+  const rootId = existing.rows[0]?.root_id ?? (await deepestThread(session));
+  const [viewerId] = excludedAuthors;
+  const authors = (
+    await session.query<{ id: number }>(
+      `SELECT id FROM users u WHERE u.id > 100 AND u.id <> ALL($1::int[])
+         AND NOT EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $2 AND f.followee_id = u.id)
+       ORDER BY u.id LIMIT $3`,
+      [excludedAuthors, viewerId, THREAD_REPLIES * (THREAD_SECOND_LEVEL + 1)],
+    )
+  ).rows.map((r) => r.id);
+  let added = 0;
+  const reply = async (parentId: number, label: string) => {
+    const authorId = authors[added % authors.length]!;
+    added++;
+    await session.query(
+      `WITH reply AS (INSERT INTO posts (author_id, body, reply_to_id, root_id) VALUES ($1, $2, $3, $4))
+       UPDATE posts SET reply_count = reply_count + 1 WHERE id = $3`,
+      [authorId, `Bench thread reply ${label}`, parentId, rootId],
+    );
+    await session.query("UPDATE users SET post_count = post_count + 1 WHERE id = $1", [authorId]);
+  };
+  const firstReplies = async () =>
+    (await session.query<{ id: number; replies: number }>("SELECT id, reply_count AS replies FROM posts WHERE reply_to_id = $1 ORDER BY id LIMIT $2", [rootId, THREAD_REPLIES])).rows;
+  for (let n = (await firstReplies()).length; n < THREAD_REPLIES; n++) await reply(rootId, `${n + 1}`);
+  const first = await firstReplies();
+  for (const [i, parent] of first.entries()) {
+    for (let n = parent.replies; n < THREAD_SECOND_LEVEL; n++) await reply(parent.id, `${i + 1}.${n + 1}`);
+  }
+  const secondLevel = (
+    await session.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM posts WHERE reply_to_id = ANY($1::int[])",
+      [first.map((p) => p.id)],
+    )
+  ).rows[0]!.n;
+  return { id: rootId, replies: first.length, secondLevel, added };
+}
+
+async function deepestThread(session: Query) {
+  const { rows } = await session.query<{ id: number }>(
+    `SELECT p.id FROM posts p
+     WHERE p.reply_to_id IS NULL AND p.repost_of_id IS NULL AND p.deleted_at IS NULL AND p.reply_count >= 3
+     ORDER BY (SELECT count(*) FROM (SELECT r.reply_count FROM posts r WHERE r.reply_to_id = p.id ORDER BY r.id LIMIT 10) first_replies
+               WHERE first_replies.reply_count > 0) DESC, p.reply_count DESC, p.id
+     LIMIT 1`,
+  );
+  if (!rows[0]) throw new Error("The bench database has no post with replies");
+  return rows[0].id;
+}
+
+/**
+ * The oldest original post by someone the viewer does not follow, outside the thread, that the viewer
+ * had not liked in the generated data (likes 1…N): a like left by an interrupted run does not move the pick.
+ */
+async function pickLikePost(session: Query, viewerId: number, excludedAuthors: number[], threadId: number, generatedLikes: number) {
+  const { rows } = await session.query<{ id: number }>(
+    `SELECT p.id FROM posts p
+     WHERE p.repost_of_id IS NULL AND p.reply_to_id IS NULL AND p.deleted_at IS NULL AND p.id <> $3
+       AND p.author_id <> $1 AND p.author_id <> ALL($2::int[])
+       AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.user_id = $1 AND l.post_id = p.id AND l.id <= $4)
+       AND NOT EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = p.author_id)
+     ORDER BY p.id LIMIT 1`,
+    [viewerId, excludedAuthors, threadId, generatedLikes],
+  );
+  if (!rows[0]) throw new Error("The bench database has no post for the like scenario");
+  return rows[0].id;
+}

@@ -1,0 +1,76 @@
+-- What PostGraphile needs beyond Chirp's tables: the viewer-dependent fields and the like mutations,
+-- in a schema of their own so that Chirp's migrations never see them. The runner recreates it on
+-- every run. The viewer is the transaction setting jwt.claims.viewer_id, set by PostGraphile's
+-- pgSettings from the request (absent for anonymous requests).
+DROP SCHEMA IF EXISTS bench_peer CASCADE;
+CREATE SCHEMA bench_peer;
+
+-- Query.homeTimeline: posts and reposts of the viewer and the people they follow, newest first.
+CREATE FUNCTION bench_peer.home_timeline() RETURNS SETOF public.posts
+LANGUAGE sql STABLE AS $$
+  SELECT p.* FROM public.posts p
+  WHERE p.deleted_at IS NULL
+    AND (p.author_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int
+      OR p.author_id IN (SELECT f.followee_id FROM public.follows f
+                         WHERE f.follower_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int))
+  ORDER BY p.id DESC
+$$;
+
+-- Post.viewerHasLiked (a computed column).
+CREATE FUNCTION bench_peer.posts_viewer_has_liked(post public.posts) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM public.likes l
+                 WHERE l.post_id = post.id AND l.user_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int)
+$$;
+COMMENT ON FUNCTION bench_peer.posts_viewer_has_liked(public.posts) IS E'@notNull';
+
+-- User.viewerFollows (a computed column).
+CREATE FUNCTION bench_peer.users_viewer_follows(u public.users) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM public.follows f
+                 WHERE f.followee_id = u.id AND f.follower_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int)
+$$;
+COMMENT ON FUNCTION bench_peer.users_viewer_follows(public.users) IS E'@notNull';
+
+-- Mutation.likePost / unlikePost: idempotent, with the counter changed in the same statement.
+CREATE FUNCTION bench_peer.like_post(post_id int) RETURNS public.posts
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+  viewer int := nullif(current_setting('jwt.claims.viewer_id', true), '')::int;
+  result public.posts;
+BEGIN
+  IF viewer IS NULL THEN
+    RAISE EXCEPTION 'You must be logged in to do this.' USING ERRCODE = '28000';
+  END IF;
+  INSERT INTO public.likes (user_id, post_id)
+    SELECT viewer, p.id FROM public.posts p WHERE p.id = like_post.post_id AND p.deleted_at IS NULL
+    ON CONFLICT (user_id, post_id) DO NOTHING;
+  IF FOUND THEN
+    UPDATE public.posts SET like_count = like_count + 1 WHERE id = like_post.post_id RETURNING * INTO result;
+  ELSE
+    SELECT * INTO result FROM public.posts WHERE id = like_post.post_id;
+  END IF;
+  RETURN result;
+END
+$$;
+
+CREATE FUNCTION bench_peer.unlike_post(post_id int) RETURNS public.posts
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+  viewer int := nullif(current_setting('jwt.claims.viewer_id', true), '')::int;
+  result public.posts;
+BEGIN
+  IF viewer IS NULL THEN
+    RAISE EXCEPTION 'You must be logged in to do this.' USING ERRCODE = '28000';
+  END IF;
+  DELETE FROM public.likes WHERE user_id = viewer AND post_id = unlike_post.post_id;
+  IF FOUND THEN
+    UPDATE public.posts SET like_count = like_count - 1 WHERE id = unlike_post.post_id RETURNING * INTO result;
+  ELSE
+    SELECT * INTO result FROM public.posts WHERE id = unlike_post.post_id;
+  END IF;
+  RETURN result;
+END
+$$;

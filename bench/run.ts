@@ -1,0 +1,228 @@
+// npm run bench -- [--duration 10] [--rounds 3] [--connections 32] [--only timeline,profile] …
+// Chirp against PostGraphile and a hand-written-SQL ceiling on one large PostgreSQL data set. See bench/README.md.
+import { cpus, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { BENCH_SIZE, prepareDatabase, restoreLikePost } from "./data.js";
+import { type EmbeddedStart, measureEmbeddedStart } from "./embedded.js";
+import { BenchStop } from "./errors.js";
+import type { Picks } from "./fixtures.js";
+import { type LoadResult, runLoad } from "./load.js";
+import { type BenchResults, type FixedRun, type Round, type SaturationRun, summarise, writeResults, markdown } from "./report.js";
+import { SCENARIOS, SERVERS, type Scenario, type ServerName, type Target } from "./scenarios.js";
+import { type RunningServer, ROOT, cpuMs, killChildrenOnExit, peakRssMb, prepareBuilds, resetPeakRss, startServer } from "./servers.js";
+import { type AnswerCheck, type Verification, answerCheck, targetFor, verify } from "./verify.js";
+
+const USAGE = `npm run bench -- [options]
+  --duration S       seconds per timed run (10)
+  --rounds N         rounds, each in a rotated server order (3)
+  --connections N    autocannon connections for the saturation runs (32)
+  --warmup S         seconds of unmeasured load before each run (3)
+  --only LIST        scenarios, comma-separated: ${SCENARIOS.map((s) => s.name).join(",")}
+  --servers LIST     servers, comma-separated: ${SERVERS.join(",")}
+  --keep-going       time what passes the data check instead of stopping at the first failure
+  --reset            drop and reload the bench database
+  --no-build         use the existing dist/ instead of running npm run build
+  --no-embedded      skip the embedded-start measurement
+Environment: BENCH_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/chirp_bench)`;
+
+/** The latency runs go at this share of PostGraphile's saturated rate in the same round. */
+const FIXED_RATE_SHARE = 0.5;
+
+interface Options {
+  seconds: number;
+  rounds: number;
+  connections: number;
+  warmupSeconds: number;
+  scenarios: Scenario[];
+  servers: ServerName[];
+  keepGoing: boolean;
+  reset: boolean;
+  build: boolean;
+  embedded: boolean;
+  databaseUrl: string;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: "string", default: "10" },
+      rounds: { type: "string", default: "3" },
+      connections: { type: "string", default: "32" },
+      warmup: { type: "string", default: "3" },
+      only: { type: "string" },
+      servers: { type: "string" },
+      "keep-going": { type: "boolean", default: false },
+      reset: { type: "boolean", default: false },
+      "no-build": { type: "boolean", default: false },
+      "no-embedded": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const positive = (name: string, value: string, min = 1) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) throw new BenchStop(`--${name} must be a number ≥ ${min}, not "${value}"`);
+    return n;
+  };
+  const list = <T extends string>(name: string, value: string | undefined, known: readonly T[]): T[] => {
+    if (value === undefined) return [...known];
+    const picked = value.split(",").map((s) => s.trim()).filter(Boolean);
+    const unknown = picked.filter((p) => !known.includes(p as T));
+    if (unknown.length > 0 || picked.length === 0) throw new BenchStop(`--${name}: unknown ${unknown.join(", ") || "(empty)"}; choose from ${known.join(", ")}`);
+    return known.filter((k) => picked.includes(k));
+  };
+  const scenarioNames = list("only", values.only, SCENARIOS.map((s) => s.name));
+  return {
+    seconds: positive("duration", values.duration),
+    rounds: Math.round(positive("rounds", values.rounds)),
+    connections: Math.round(positive("connections", values.connections)),
+    warmupSeconds: positive("warmup", values.warmup, 0),
+    scenarios: SCENARIOS.filter((s) => scenarioNames.includes(s.name)),
+    servers: list("servers", values.servers, SERVERS),
+    keepGoing: values["keep-going"],
+    reset: values.reset,
+    build: !values["no-build"],
+    embedded: !values["no-embedded"],
+    databaseUrl: process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/chirp_bench",
+  };
+}
+
+const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+const failedCount = (r: LoadResult) => r.errors + r.non2xx + r.mismatches;
+const problems = (load: LoadResult, check: AnswerCheck) =>
+  (check.reordered > 0 ? `, ${check.reordered} answers with fields out of order` : "") +
+  (failedCount(load) > 0 ? `, ${failedCount(load)} FAILED (errors ${load.errors}, non-2xx ${load.non2xx}, wrong ${load.mismatches})` : "") +
+  (check.wrong.length > 0 ? `\n    wrong answers, e.g.: ${check.wrong.join("\n    ")}` : "");
+
+/** Runs `each` for every scenario the server passed, with the server started fresh and stopped after. */
+async function withServer(name: ServerName, options: Options, picks: Picks, verification: Verification, each: (server: RunningServer, target: Target, scenario: Scenario) => Promise<void>) {
+  const server = await startServer(name, options.databaseUrl);
+  try {
+    const target = await targetFor(server, picks);
+    for (const scenario of options.scenarios) {
+      if (verification.failures[scenario.name]?.[name]) continue;
+      await each(server, target, scenario);
+    }
+  } finally {
+    if (await server.stop()) log(`${name} did not exit within 5 s of SIGTERM and was killed`);
+    const output = server.output().split("\n").filter((line) => line.trim() && !/ready/i.test(line));
+    if (output.length > 0) log(`${name} printed:\n${output.slice(-10).join("\n").slice(0, 3000)}`);
+  }
+}
+
+async function runRound(round: number, options: Options, picks: Picks, verification: Verification): Promise<Round> {
+  const shift = (round - 1) % options.servers.length;
+  const order = [...options.servers.slice(shift), ...options.servers.slice(0, shift)];
+  const result: Round = { round, order, saturation: {}, fixed: {} };
+  log(`round ${round}/${options.rounds}: saturation, ${order.join(" → ")}`);
+  for (const name of order) {
+    const runs: Record<string, SaturationRun> = (result.saturation[name] = {});
+    await withServer(name, options, picks, verification, async (server, target, scenario) => {
+      const requests = scenario.requests(target);
+      const check = await answerCheck(server, target, scenario, verification.reference[scenario.name]);
+      if (options.warmupSeconds > 0) await runLoad({ baseUrl: server.baseUrl, requests, connections: options.connections, seconds: options.warmupSeconds });
+      const peakFromHere = resetPeakRss(server.pid);
+      const cpuBefore = cpuMs(server.pid);
+      const load = await runLoad({ baseUrl: server.baseUrl, requests, connections: options.connections, seconds: options.seconds, verify: check.verify });
+      const run: SaturationRun = {
+        rps: load.rps,
+        p50Ms: load.p50Ms,
+        p99Ms: load.p99Ms,
+        requests: load.requests,
+        failed: failedCount(load),
+        reordered: check.reordered,
+        cpuMsPerRequest: (cpuMs(server.pid) - cpuBefore) / Math.max(1, load.requests),
+        peakRssMb: peakRssMb(server.pid),
+      };
+      runs[scenario.name] = run;
+      const rss = `${run.peakRssMb.toFixed(0)} MB peak RSS${peakFromHere ? "" : " (since start)"}`;
+      log(`  ${name} ${scenario.name}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ${run.cpuMsPerRequest.toFixed(2)} CPU ms/req, ${rss}${problems(load, check)}`);
+    });
+  }
+  const peer = result.saturation.postgraphile;
+  if (!peer) {
+    log(`round ${round}: no fixed-rate runs (they go at a share of PostGraphile's rate, and PostGraphile is not in --servers)`);
+    return result;
+  }
+  log(`round ${round}/${options.rounds}: fixed rate (${FIXED_RATE_SHARE * 100}% of PostGraphile's), ${order.join(" → ")}`);
+  for (const name of order) {
+    const runs: Record<string, FixedRun> = (result.fixed[name] = {});
+    await withServer(name, options, picks, verification, async (server, target, scenario) => {
+      const peerRps = peer[scenario.name]?.rps;
+      if (!peerRps) return;
+      const rate = Math.max(1, peerRps * FIXED_RATE_SHARE);
+      const requests = scenario.requests(target);
+      const check = await answerCheck(server, target, scenario, verification.reference[scenario.name]);
+      if (options.warmupSeconds > 0) await runLoad({ baseUrl: server.baseUrl, requests, connections: options.connections, seconds: options.warmupSeconds, rate });
+      const load = await runLoad({ baseUrl: server.baseUrl, requests, connections: options.connections, seconds: options.seconds, rate, verify: check.verify });
+      runs[scenario.name] = { rate, rps: load.rps, p50Ms: load.p50Ms, p99Ms: load.p99Ms, failed: failedCount(load), reordered: check.reordered };
+      const behind = load.rps < 0.95 * rate ? ` (kept up with ${load.rps.toFixed(0)} req/s)` : "";
+      log(`  ${name} ${scenario.name} @ ${rate.toFixed(0)} req/s${behind}: p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms${problems(load, check)}`);
+    });
+  }
+  return result;
+}
+
+async function main() {
+  const options = parseOptions();
+  killChildrenOnExit();
+  const startedAt = new Date().toISOString();
+  const loadAverageBefore = loadavg();
+  const runSeconds = options.rounds * options.servers.length * options.scenarios.length * 2 * (options.seconds + options.warmupSeconds);
+  log(`${options.servers.join(", ")} × ${options.scenarios.map((s) => s.name).join(", ")}; timed load about ${Math.ceil(runSeconds / 60)} min`);
+
+  const picks = await prepareDatabase(options.databaseUrl, { reset: options.reset, log });
+  log(`viewer ${picks.viewer.handle} (follows ${picks.viewer.following}), profile ${picks.profile.handle}, thread post ${picks.thread.id}, like post ${picks.likePostId}`);
+  prepareBuilds({ build: options.build, log });
+
+  let embeddedStart: EmbeddedStart | null = null;
+  if (options.embedded) {
+    embeddedStart = await measureEmbeddedStart(log);
+    const ms = (list: (number | null)[]) => list.map((n) => (n === null ? "?" : n.toFixed(0))).join(", ");
+    log(`embedded start to the first answer: node dist/server.js ${ms(embeddedStart.compiledMs)} ms (Chirp's own startupMs ${ms(embeddedStart.compiledReportedMs)}); npm start ${ms(embeddedStart.npmStartMs)} ms`);
+  }
+
+  const verification = await verify(options.servers, options.scenarios, { databaseUrl: options.databaseUrl, picks, keepGoing: options.keepGoing, log });
+
+  const rounds: Round[] = [];
+  try {
+    for (let round = 1; round <= options.rounds; round++) rounds.push(await runRound(round, options, picks, verification));
+  } finally {
+    await restoreLikePost(options.databaseUrl, picks);
+  }
+
+  const results: BenchResults = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", node: process.version, loadAverageBefore, loadAverageAfter: loadavg() },
+    options: {
+      seconds: options.seconds,
+      rounds: options.rounds,
+      connections: options.connections,
+      warmupSeconds: options.warmupSeconds,
+      fixedRateShare: FIXED_RATE_SHARE,
+      servers: options.servers,
+      scenarios: options.scenarios.map((s) => s.name),
+    },
+    data: { size: BENCH_SIZE, picks },
+    scenarioTitles: Object.fromEntries(options.scenarios.map((s) => [s.name, s.title])),
+    embeddedStart,
+    verification,
+    rounds,
+    summary: summarise(rounds, verification),
+  };
+  const paths = writeResults(results, `${ROOT}bench/results`);
+  console.log(`\n${markdown(results)}`);
+  log(`wrote ${paths.md}, ${paths.json} and ${paths.svg}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof BenchStop ? error.message : error);
+    process.exit(1);
+  },
+);

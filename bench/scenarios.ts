@@ -1,0 +1,251 @@
+import type { Picks } from "./fixtures.js";
+
+export const SERVERS = ["chirp", "postgraphile", "ceiling"] as const;
+export type ServerName = (typeof SERVERS)[number];
+
+/** An HTTP request as autocannon and fetch both take it (always a POST of JSON). */
+export interface BenchRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What a scenario needs to address a server: the picked rows and how each server knows the viewer. */
+export interface Target {
+  server: ServerName;
+  picks: Picks;
+  /** Chirp's access token for the viewer, from its logIn mutation. */
+  chirpToken: string;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  /** True for the like/unlike pair: responses change from one request to the next. */
+  mutates: boolean;
+  /** What every connection sends in turn: one read, or like then unlike. */
+  requests(target: Target): BenchRequest[];
+  /** The server's JSON response in the common shape every server must agree on. */
+  normalise(server: ServerName, response: unknown): unknown;
+}
+
+// ── The common shape ────────────────────────────────────────────────────────────────────────────
+
+interface AuthorView {
+  id: number;
+  handle: string;
+  displayName: string;
+  avatarUrl: string | null;
+}
+interface PostView {
+  id: number;
+  body: string | null;
+  createdAt: string;
+  author?: AuthorView;
+  likeCount: number;
+  replyCount: number;
+  repostCount: number;
+  viewerHasLiked: boolean;
+  replies?: PostView[];
+}
+
+// ── Chirp's documents (the ceiling writes the same JSON as Chirp) ──────────────────────────────
+
+const CHIRP_POST = "id body createdAt likeCount replyCount repostCount viewerHasLiked";
+const CHIRP_AUTHOR = "author { id handle displayName avatarUrl }";
+const chirp = {
+  timeline: `query HomeTimeline { homeTimeline(first: 20) { edges { node { ${CHIRP_POST} ${CHIRP_AUTHOR} } } } }`,
+  profile: `query Profile($handle: String!) {
+    user(handle: $handle) { id handle displayName bio avatarUrl followerCount followingCount postCount viewerFollows }
+    userTimeline(handle: $handle, first: 10) { edges { node { ${CHIRP_POST} } } }
+  }`,
+  thread: `query Thread($id: ID!) {
+    post(id: $id) { ${CHIRP_POST} ${CHIRP_AUTHOR}
+      replies(first: 10) { edges { node { ${CHIRP_POST} ${CHIRP_AUTHOR}
+        replies(first: 10) { edges { node { ${CHIRP_POST} ${CHIRP_AUTHOR} } } } } } } }
+  }`,
+  like: `mutation Like($id: ID!) { likePost(input: { postId: $id }) { __typename ... on Post { id likeCount viewerHasLiked } } }`,
+  unlike: `mutation Unlike($id: ID!) { unlikePost(input: { postId: $id }) { __typename ... on Post { id likeCount viewerHasLiked } } }`,
+};
+
+// ── PostGraphile's documents (bench_peer.sql supplies the viewer-dependent fields) ──────────────
+
+const PEER_POST = "rowId body createdAt likeCount replyCount repostCount viewerHasLiked";
+const PEER_AUTHOR = "author { rowId handle displayName avatarUrl }";
+const peer = {
+  timeline: `query HomeTimeline { benchPeerHomeTimeline(first: 20) { nodes { ${PEER_POST} ${PEER_AUTHOR} } } }`,
+  profile: `query Profile($handle: String!) {
+    users(condition: { handleKey: $handle }, first: 1) { nodes {
+      rowId handle displayName bio avatarUrl followerCount followingCount postCount viewerFollows
+      authoredPosts(first: 10, orderBy: ROW_ID_DESC, condition: { replyToId: null }) { nodes { ${PEER_POST} } } } }
+  }`,
+  thread: `query Thread($id: Int!) {
+    post(rowId: $id) { ${PEER_POST} ${PEER_AUTHOR}
+      postsByReplyToId(first: 10, orderBy: ROW_ID_ASC) { nodes { ${PEER_POST} ${PEER_AUTHOR}
+        postsByReplyToId(first: 10, orderBy: ROW_ID_ASC) { nodes { ${PEER_POST} ${PEER_AUTHOR} } } } } }
+  }`,
+  like: `mutation Like($id: Int!) { benchPeerLikePost(input: { postId: $id }) { result { rowId likeCount viewerHasLiked } } }`,
+  unlike: `mutation Unlike($id: Int!) { benchPeerUnlikePost(input: { postId: $id }) { result { rowId likeCount viewerHasLiked } } }`,
+};
+
+const globalId = (type: string, id: number) => Buffer.from(`${type}:${id}`).toString("base64");
+
+/** One request of a scenario: GraphQL for Chirp and PostGraphile, the scenario's own path for the ceiling. */
+function request(target: Target, anonymous: boolean, op: keyof typeof chirp, chirpVars: object, peerVars: object): BenchRequest {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (!anonymous && target.server === "chirp") headers.authorization = `Bearer ${target.chirpToken}`;
+  if (!anonymous && target.server !== "chirp") headers["x-viewer-id"] = String(target.picks.viewer.id);
+  switch (target.server) {
+    case "chirp":
+      return { path: "/graphql", headers, body: JSON.stringify({ query: chirp[op], variables: chirpVars }) };
+    case "postgraphile":
+      return { path: "/graphql", headers, body: JSON.stringify({ query: peer[op], variables: peerVars }) };
+    case "ceiling":
+      return { path: `/${op}`, headers, body: JSON.stringify(peerVars) };
+  }
+}
+
+// ── Normalisers ────────────────────────────────────────────────────────────────────────────────
+
+type Json = Record<string, unknown>;
+
+function data(response: unknown): Json {
+  const body = response as { data?: Json; errors?: { message: string }[] };
+  if (body.errors?.length) throw new Error(`GraphQL errors: ${body.errors.map((e) => e.message).join("; ")}`);
+  if (!body.data) throw new Error(`No data in the response: ${JSON.stringify(response).slice(0, 300)}`);
+  return body.data;
+}
+
+/** Chirp's opaque global ID ("Post:42" in base64) back to the database id. */
+function fromGlobalId(value: unknown, type: string): number {
+  const [prefix, id] = Buffer.from(String(value), "base64").toString("utf8").split(":");
+  if (prefix !== type || !id || !/^\d+$/.test(id)) throw new Error(`Not a ${type} global ID: ${String(value)}`);
+  return Number(id);
+}
+
+/** PostGraphile prints timestamps without a time zone as they are stored (UTC); Chirp prints ISO 8601 with Z. */
+const isoTime = (value: unknown) => new Date(/[Zz]|[+-]\d\d:?\d\d$/.test(String(value)) ? String(value) : `${String(value)}Z`).toISOString();
+
+const nodes = (connection: unknown, server: ServerName): Json[] =>
+  server === "postgraphile" ? ((connection as { nodes: Json[] }).nodes) : (connection as { edges: { node: Json }[] }).edges.map((e) => e.node);
+
+function author(raw: Json, server: ServerName): AuthorView {
+  return {
+    id: server === "postgraphile" ? (raw.rowId as number) : fromGlobalId(raw.id, "User"),
+    handle: raw.handle as string,
+    displayName: raw.displayName as string,
+    avatarUrl: raw.avatarUrl as string | null,
+  };
+}
+
+function post(raw: Json, server: ServerName): PostView {
+  const view: PostView = {
+    id: server === "postgraphile" ? (raw.rowId as number) : fromGlobalId(raw.id, "Post"),
+    body: raw.body as string | null,
+    createdAt: isoTime(raw.createdAt),
+    likeCount: raw.likeCount as number,
+    replyCount: raw.replyCount as number,
+    repostCount: raw.repostCount as number,
+    viewerHasLiked: raw.viewerHasLiked as boolean,
+  };
+  if (raw.author) view.author = author(raw.author as Json, server);
+  const replies = server === "postgraphile" ? raw.postsByReplyToId : raw.replies;
+  if (replies) view.replies = nodes(replies, server).map((r) => post(r, server));
+  return view;
+}
+
+function likeResult(raw: Json | undefined, server: ServerName) {
+  if (!raw) throw new Error("The mutation returned nothing");
+  if (server !== "postgraphile" && raw.__typename !== "Post") throw new Error(`The mutation failed: ${JSON.stringify(raw)}`);
+  return {
+    id: server === "postgraphile" ? (raw.rowId as number) : fromGlobalId(raw.id, "Post"),
+    likeCount: raw.likeCount as number,
+    viewerHasLiked: raw.viewerHasLiked as boolean,
+  };
+}
+
+// ── The scenarios ──────────────────────────────────────────────────────────────────────────────
+
+const timeline: Scenario = {
+  name: "timeline",
+  title: "home timeline (20 posts, viewer follows 200)",
+  mutates: false,
+  requests: (t) => [request(t, false, "timeline", {}, {})],
+  normalise: (server, response) => {
+    const d = data(response);
+    return nodes(server === "postgraphile" ? d.benchPeerHomeTimeline : d.homeTimeline, server).map((p) => post(p, server));
+  },
+};
+
+function profile(anonymous: boolean): Scenario {
+  return {
+    name: anonymous ? "profile-anon" : "profile",
+    title: `profile + latest 10 posts${anonymous ? ", anonymous" : ""}`,
+    mutates: false,
+    requests: (t) => [request(t, anonymous, "profile", { handle: t.picks.profile.handle }, { handle: t.picks.profile.handle.toLowerCase() })],
+    normalise: (server, response) => {
+      const d = data(response);
+      const user = server === "postgraphile" ? (d.users as { nodes: Json[] }).nodes[0] : (d.user as Json | null);
+      if (!user) throw new Error("The profile's user was not found");
+      return {
+        user: {
+          ...author(user, server),
+          bio: user.bio,
+          followerCount: user.followerCount,
+          followingCount: user.followingCount,
+          postCount: user.postCount,
+          viewerFollows: user.viewerFollows,
+        },
+        posts: nodes(server === "postgraphile" ? user.authoredPosts : d.userTimeline, server).map((p) => post(p, server)),
+      };
+    },
+  };
+}
+
+function thread(anonymous: boolean): Scenario {
+  return {
+    name: anonymous ? "thread-anon" : "thread",
+    title: `thread, 2 levels of 10 replies${anonymous ? ", anonymous" : ""}`,
+    mutates: false,
+    requests: (t) => [request(t, anonymous, "thread", { id: globalId("Post", t.picks.thread.id) }, { id: t.picks.thread.id })],
+    normalise: (server, response) => {
+      const root = data(response).post as Json | null;
+      if (!root) throw new Error("The thread's post was not found");
+      return post(root, server);
+    },
+  };
+}
+
+const like: Scenario = {
+  name: "like",
+  title: "likePost + unlikePost, alternating",
+  mutates: true,
+  requests: (t) => {
+    const chirpVars = { id: globalId("Post", t.picks.likePostId) };
+    const peerVars = { id: t.picks.likePostId };
+    return [request(t, false, "like", chirpVars, peerVars), request(t, false, "unlike", chirpVars, peerVars)];
+  },
+  normalise: (server, response) => {
+    const d = data(response);
+    const keys = server === "postgraphile" ? ["benchPeerLikePost", "benchPeerUnlikePost"] : ["likePost", "unlikePost"];
+    const field = keys.find((k) => k in d);
+    const raw = field === undefined ? undefined : (d[field] as Json | null);
+    return likeResult(server === "postgraphile" ? ((raw?.result ?? undefined) as Json | undefined) : (raw ?? undefined), server);
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [timeline, profile(false), profile(true), thread(false), thread(true), like];
+
+/** Logs the viewer in through Chirp's API and returns the access token (the runner sets ACCESS_TOKEN_TTL to a day). */
+export async function chirpLogIn(baseUrl: string, handle: string, password: string): Promise<string> {
+  const query = `mutation LogIn($input: LogInInput!) { logIn(input: $input) { __typename ... on AuthPayload { accessToken } ... on Error { message } } }`;
+  const res = await fetch(`${baseUrl}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables: { input: { login: handle, password } } }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const result = data(await res.json()).logIn as { __typename: string; accessToken?: string; message?: string };
+  if (!result.accessToken) throw new Error(`Chirp refused the log-in of ${handle}: ${result.message ?? result.__typename}`);
+  return result.accessToken;
+}
