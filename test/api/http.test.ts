@@ -104,3 +104,18 @@ describe("how much one request may ask for", () => {
     expect(result.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
   });
 });
+
+describe("response shape", () => {
+  it("writes fields in the order the query selects them, however fast each resolves", async () => {
+    const author = await api.signUp({ handle: "order_check" });
+    for (let i = 0; i < 3; i++) {
+      await api.execute(`mutation { createPost(input: { body: "post ${i}" }) { __typename } }`, {}, { as: author });
+    }
+    const query = `{ userTimeline(handle: "order_check", first: 3) { edges { node { likers(first: 2) { edges { cursor } } body author { handle } } } } user(handle: "order_check") { handle } __typename viewer { handle } }`;
+    for (let i = 0; i < 5; i++) {
+      const { data, errors } = await api.execute(query, {}, { as: author });
+      expect(errors).toBeUndefined();
+      expect(Object.keys(data as object)).toEqual(["userTimeline", "user", "__typename", "viewer"]);
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
+import type { User as UserRow } from "@prisma/client";
 import { builder } from "../../builder.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { intId } from "../../graphql/ids.js";
@@ -39,8 +40,9 @@ const replies = prismaConnectionHelpers(builder, "Post", { cursor: "id", query: 
 const likers = prismaConnectionHelpers(builder, "Like", {
   cursor: "id",
   query: { orderBy: { id: "desc" } },
-  select: (nodeSelection) => ({ user: nodeSelection(true) }),
-  resolveNode: (like) => like.user,
+  // As for followers: the id keeps the query valid when only cursors or pageInfo are asked for.
+  select: (nodeSelection) => ({ user: nodeSelection({ select: { id: true } }) }),
+  resolveNode: (like) => like.user as UserRow,
 });
 
 builder.prismaObjectFields("Post", (t) => ({
