@@ -278,16 +278,17 @@ describe("SQL statements per list field do not grow with the page size", () => {
     ]));
   });
 
-  it("userTimeline: 5 statements at first 5 and at first 50 (1 anonymously)", async () => {
+  it("userTimeline: 6 statements at first 5 and at first 50 (2 anonymously)", async () => {
     const { statements, edges } = await countBoth(
       (first) => api.executeCounted(UserPosts, { handle: "sql_author0", first }, { as: viewer }),
       (d) => d.userTimeline.edges,
     );
     expectVaried(edges);
-    expect(sorted(statements)).toEqual(sorted([...AUTH, "posts", ...VIEWER_FLAGS]));
+    // The author's id by handle first, so the page walks the (author_id, id DESC) index.
+    expect(sorted(statements)).toEqual(sorted([...AUTH, "users", "posts", ...VIEWER_FLAGS]));
     // No credentials: no authentication, and the viewer fields need no query.
     const { statements: anonymous } = await countBoth((first) => api.executeCounted(UserPosts, { handle: "sql_author0", first }), (d) => d.userTimeline.edges);
-    expect(anonymous).toEqual(["posts"]);
+    expect(anonymous).toEqual(["users", "posts"]);
   });
 
   it("Post.replies: 5 statements at first 5 and at first 50", async () => {

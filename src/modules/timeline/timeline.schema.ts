@@ -1,7 +1,7 @@
 import { builder } from "../../builder.js";
 import { PostConnection } from "../posts/posts.schema.js";
 import { keysetPage } from "../../graphql/pagination.js";
-import { homeTimelineWhere, userTimelineWhere } from "./timeline.service.js";
+import { homeTimelineWhere, userTimeline } from "./timeline.service.js";
 
 builder.queryFields((t) => ({
   homeTimeline: t.prismaConnection({
@@ -17,7 +17,6 @@ builder.queryFields((t) => ({
     cursor: "id",
     description: "A user's posts and reposts, newest first; replies too when includeReplies is true. Empty for an unknown handle.",
     args: { handle: t.arg.string(), includeReplies: t.arg.boolean({ required: false, defaultValue: false }) },
-    resolve: (query, _root, args, ctx) =>
-      ctx.db.post.findMany({ ...keysetPage(query, "desc", userTimelineWhere(args.handle, args.includeReplies ?? false)), orderBy: { id: "desc" } }),
+    resolve: (query, _root, args, ctx) => userTimeline(ctx.db, args.handle, args.includeReplies ?? false, keysetPage(query, "desc")),
   }, PostConnection),
 }));
