@@ -35,14 +35,23 @@ server.listen(config.port, config.host, () => {
   logger.info({ url, database: db.kind, startupMs: Math.round(performance.now() - startedAt) }, `Chirp is ready at ${url}`);
 });
 
+// In-flight requests get this long to finish before their connections are cut.
+const SHUTDOWN_GRACE_MS = 10_000;
+
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, "shutting down");
+  // Stop accepting, let in-flight requests (and their transactions) finish, then close the database:
+  // closing it first fails every open transaction with "Unknown transaction status".
+  const drained = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  server.close();
+  const timeout = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await drained;
+  clearTimeout(timeout);
   await db.close();
+  logger.info("stopped");
   process.exit(0);
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
