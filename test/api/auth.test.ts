@@ -1,7 +1,7 @@
 import { SignJWT, decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { graphql } from "../gql/index.js";
-import { type As, DEFAULT_PASSWORD, type Result, type TestApi, type TestUser, globalId, testApi, testConfig } from "../support/api.js";
+import { type As, DEFAULT_PASSWORD, type Result, type TestApi, type TestUser, globalId, testApi, testConfig, topLevelError } from "../support/api.js";
 
 const SignUp = graphql(`
   mutation AuthSignUp($input: SignUpInput!) {
@@ -137,13 +137,6 @@ let api: TestApi;
 beforeAll(async () => {
   api = await testApi();
 });
-
-/** The one top-level error of a result, as `{ message, code }`. */
-function topLevelError(result: Result<unknown>) {
-  expect(result.errors).toHaveLength(1);
-  const [error] = result.errors!;
-  return { message: error!.message, code: error!.extensions?.code };
-}
 
 /** Asserts that a credential is refused before anything runs: no data, one UNAUTHENTICATED error. */
 async function expectRefused(as: As, message: string) {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { graphql } from "../gql/index.js";
 import type { PostsLikersQuery, PostsPostFieldsFragment } from "../gql/graphql.js";
-import { type As, type Result, type TestApi, type TestUser, globalId, testApi } from "../support/api.js";
+import { type As, type Result, type TestApi, type TestUser, globalId, testApi, topLevelError } from "../support/api.js";
 
 graphql(`
   fragment PostsPostFields on Post {
@@ -188,14 +188,6 @@ function payload<R>(result: Result<R>, field: keyof R): Payload {
 function asPost(value: Payload): PostFields {
   expect(value, JSON.stringify(value)).toMatchObject({ __typename: "Post" });
   return value as unknown as PostFields;
-}
-
-/** The top-level error of a request that must fail as a whole. */
-function topLevelError<R>(result: Result<R>) {
-  expect(result.errors, JSON.stringify(result)).toHaveLength(1);
-  const [error] = result.errors!;
-  expect(error!.message).not.toBe("Unexpected error.");
-  return { message: error!.message, code: error!.extensions?.code };
 }
 
 const dbId = (id: string) => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { graphql } from "../gql/index.js";
-import { type As, type Result, type TestApi, type TestUser, globalId, testApi } from "../support/api.js";
+import { type As, type Result, type TestApi, type TestUser, globalId, testApi, topLevelError } from "../support/api.js";
 
 const Profile = graphql(`
   query UsersProfile($handle: String!) {
@@ -112,13 +112,6 @@ let api: TestApi;
 beforeAll(async () => {
   api = await testApi();
 });
-
-/** The one top-level error of a result, as `{ message, code }`. */
-function topLevelError(result: Result<unknown>) {
-  expect(result.errors).toHaveLength(1);
-  const [error] = result.errors!;
-  return { message: error!.message, code: error!.extensions?.code };
-}
 
 async function readToken(user: TestUser) {
   const { data } = await api.execute(CreateReadToken, {}, { as: user });

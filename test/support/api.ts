@@ -1,5 +1,6 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type GraphQLFormattedError, print } from "graphql";
+import { expect } from "vitest";
 import { createApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
@@ -101,3 +102,11 @@ export async function testApi(config: Config = testConfig) {
 export type TestApi = Awaited<ReturnType<typeof testApi>>;
 
 export const globalId = (typename: string, id: number | string) => Buffer.from(`${typename}:${id}`).toString("base64");
+
+/** The one top-level error of a result, as `{ message, code }`; never the masked "Unexpected error.". */
+export function topLevelError(result: Result<unknown>) {
+  expect(result.errors, JSON.stringify(result)).toHaveLength(1);
+  const [error] = result.errors!;
+  expect(error!.message).not.toBe("Unexpected error.");
+  return { message: error!.message, code: error!.extensions?.code };
+}
