@@ -17,9 +17,9 @@ import type { Plugin } from "graphql-yoga";
 import { badUserInput } from "./errors.js";
 import { MAX_INT_ID, UUID } from "./ids.js";
 
-export const MAX_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 100;
 /** The most list items one request may ask for, nested pages multiplied. */
-export const MAX_ROWS = 5_000;
+const MAX_ROWS = 5_000;
 
 interface PageArgs {
   first?: number | null;
@@ -35,7 +35,7 @@ const cursorIsValid = (connection: string, value: unknown) =>
     : typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= MAX_INT_ID;
 
 /** The first problem with one connection field's arguments, or null. */
-export function checkPageArgs(connection: string, { first, last, after, before }: PageArgs): GraphQLError | null {
+function checkPageArgs(connection: string, { first, last, after, before }: PageArgs): GraphQLError | null {
   if (first == null && last == null) return badUserInput("Pass `first` or `last` to page through a connection.");
   if (first != null && last != null) return badUserInput("Pass either `first` or `last`, not both.");
   if (first != null && before != null) return badUserInput("`first` pages forward from `after`; use `last` with `before`.");

@@ -32,7 +32,7 @@ query HomeTimeline {
 }
 `;
 
-export const GRAPHIQL_ASSETS = "/graphiql/";
+const GRAPHIQL_ASSETS = "/graphiql/";
 
 /**
  * No inline script, no CDN: the bundle is served from our own origin. Monaco adds <style> elements
