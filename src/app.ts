@@ -2,6 +2,7 @@ import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { PothosValidationError } from "@pothos/core";
 import type { IncomingMessage } from "node:http";
 import type { PrismaClient } from "@prisma/client";
+import type { SqlReader } from "./sql/reader.js";
 import { type ExecutionResult, GraphQLError, execute } from "graphql";
 import { type Plugin, createYoga, maskError as yogaMaskError } from "graphql-yoga";
 import type { Config } from "./config.js";
@@ -15,12 +16,13 @@ import { schema } from "./schema.js";
 
 export interface AppDeps {
   db: PrismaClient;
+  reader: SqlReader;
   config: Config;
   logger: Logger;
 }
 
 /** The Yoga instance: an HTTP handler (`app.fetch`, or a Node request listener) serving /graphql. */
-export function createApp({ db, config, logger }: AppDeps) {
+export function createApp({ db, reader, config, logger }: AppDeps) {
   const rateLimits = new RateLimits(config.rateLimits);
   return createYoga<{ req?: IncomingMessage }, Context>({
     schema,
@@ -28,7 +30,7 @@ export function createApp({ db, config, logger }: AppDeps) {
     landingPage: false,
     // Yoga's own GraphiQL page inlines its scripts; ours serves them as files, under a strict CSP.
     graphiql: false,
-    context: ({ request, req }) => createContext({ db, config, rateLimits }, request, req?.socket),
+    context: ({ request, req }) => createContext({ db, reader, config, rateLimits }, request, req?.socket),
     logging: {
       debug: (...args) => logger.debug(args),
       info: (...args) => logger.info(args),

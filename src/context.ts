@@ -1,8 +1,8 @@
 import type { PrismaClient, Role } from "@prisma/client";
 import type { Config } from "./config.js";
-import { type Loaders, createLoaders } from "./loaders.js";
 import { authenticate } from "./modules/auth/auth.service.js";
 import type { RateLimits } from "./modules/auth/rate-limits.js";
+import type { SqlReader } from "./sql/reader.js";
 
 /** Who is making the request, resolved once from the Authorization header. */
 export interface Viewer {
@@ -17,10 +17,10 @@ export interface Viewer {
 
 export interface Context {
   db: PrismaClient;
+  reader: SqlReader;
   config: Config;
   rateLimits: RateLimits;
   viewer: Viewer | null;
-  loaders: Loaders;
   userAgent: string | null;
   /** The client's address, for rate limits ("local" when the request did not come over a socket). */
   clientIp: string;
@@ -28,16 +28,16 @@ export interface Context {
 
 export interface ContextDeps {
   db: PrismaClient;
+  reader: SqlReader;
   config: Config;
   rateLimits: RateLimits;
 }
 
 export async function createContext(deps: ContextDeps, request: Request, socket?: { remoteAddress?: string }): Promise<Context> {
-  const viewer = await authenticate(deps.db, deps.config.jwt, request.headers.get("authorization"));
+  const viewer = await authenticate(deps.db, deps.reader, deps.config.jwt, request.headers.get("authorization"));
   return {
     ...deps,
     viewer,
-    loaders: createLoaders(deps.db, viewer),
     userAgent: request.headers.get("user-agent"),
     clientIp: clientIp(request, socket, deps.config.trustProxy),
   };

@@ -4,6 +4,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { type Prisma, PrismaClient } from "@prisma/client";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
+import { SqlReader } from "./sql/reader.js";
 
 /** One SQL connection, used by the migration runner and the seed (multi-statement scripts allowed). */
 export interface SqlSession {
@@ -15,6 +16,8 @@ export interface SqlSession {
 export interface Database {
   kind: "pglite" | "postgresql";
   prisma: PrismaClient;
+  /** Compiled reads for the hot paths, on the same connections as Prisma. */
+  reader: SqlReader;
   /** A dedicated connection, for work that needs session state such as an advisory lock. */
   session(): Promise<SqlSession>;
   close(): Promise<void>;
@@ -48,6 +51,8 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
   return {
     kind: "pglite",
     prisma,
+    // PGlite names no statements; its query waits for any open transaction, like a pool connection would.
+    reader: new SqlReader(({ text, values }) => pglite.query(text, values), options.onQuery),
     // PGlite is a single connection: the session is the database itself.
     session: async () => ({
       query: async (sql, params) => pglite.query(sql, params),
@@ -62,11 +67,12 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
 }
 
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
-  const adapter = new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 });
-  const prisma = createPrisma(adapter, options.onQuery);
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  const prisma = createPrisma(new PrismaPg(pool), options.onQuery);
   return {
     kind: "postgresql",
     prisma,
+    reader: new SqlReader((statement) => pool.query(statement), options.onQuery),
     session: async () => {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -76,6 +82,9 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
         release: () => client.end(),
       };
     },
-    close: () => prisma.$disconnect(),
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
   };
 }

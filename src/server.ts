@@ -28,7 +28,7 @@ if (db.kind === "pglite") {
   }
 }
 
-const app = createApp({ db: db.prisma, config, logger });
+const app = createApp({ db: db.prisma, reader: db.reader, config, logger });
 const server = createServer(app);
 server.listen(config.port, config.host, () => {
   const url = `http://localhost:${config.port}/graphql`;

@@ -222,12 +222,13 @@ interface Counted<R> {
 /** A statement without its parameters: `IN ($1,$2,$3)`, `IN (NULL)` and `= $1` become `IN (?)` and `= ?`. */
 const shape = (sql: string) => sql.replace(/\$\d+(?:,\$\d+)*/g, "?").replace(/IN \(NULL\)/g, "IN (?)");
 
-/** The table each statement reads: the statements of one request, as a readable list. */
-const tables = (statements: string[]) => statements.map((sql) => /^SELECT .*? FROM "public"\."(\w+)"/s.exec(sql)?.[1] ?? sql);
-
-// On PostgreSQL the per-request DataLoaders' statements run concurrently and may be logged in any
-// order, so statement lists are compared as sorted multisets.
-const sorted = (list: string[]) => [...list].sort();
+/**
+ * The table each statement reads: the statements of one request, as a readable list. Chirp's SQL
+ * reader reads the root table as `t0`; a statement Prisma wrote is marked, so a hot read that falls
+ * back to Prisma fails these tests.
+ */
+const tables = (statements: string[]) =>
+  statements.map((sql) => / AS j FROM "(\w+)" t0\b/.exec(sql)?.[1] ?? /^SELECT .*? FROM "public"\."(\w+)"/s.exec(sql)?.[1]?.concat(" (Prisma)") ?? sql);
 
 /**
  * Runs the query at first: 5 and first: 50, checks that both answered full pages and sent the same
@@ -241,7 +242,7 @@ async function countBoth<R, E>(run: (first: number) => Promise<Counted<R>>, edge
     expect(edgesOf(result.data!)).toHaveLength(size);
     for (const sql of result.statements) expect(sql).not.toMatch(/COUNT\(/i);
   }
-  expect(sorted(large.statements.map(shape))).toEqual(sorted(small.statements.map(shape)));
+  expect(large.statements.map(shape)).toEqual(small.statements.map(shape));
   expect(large.statements.length).toBe(small.statements.length);
   return { statements: tables(small.statements), edges: edgesOf(large.data!) };
 }
@@ -258,75 +259,57 @@ function expectVaried(edges: { node: SqlCountPostFieldsFragment }[]) {
 }
 
 // The first statement of every request with an access token authenticates it: the session joined to
-// its user. Relations are joined into their parent's statement (Prisma's relationJoins): what is left
-// are the page itself and one batch per viewer-dependent field.
+// its user. Everything else a query reads, relations and viewer flags (likes, reposts, follows of the
+// viewer) included, is one statement of the SQL reader.
 const AUTH = ["sessions"];
-const VIEWER_FLAGS = [
-  "likes", // viewerHasLiked, one batch
-  "posts", // viewerHasReposted, one batch
-  "follows", // author.viewerFollows, one batch
-];
 
 describe("SQL statements per list field do not grow with the page size", () => {
-  it("homeTimeline: 5 statements at first 5 and at first 50", async () => {
+  it("homeTimeline: 2 statements at first 5 and at first 50", async () => {
     const { statements, edges } = await countBoth((first) => api.executeCounted(Home, { first }, { as: viewer }), (d) => d.homeTimeline.edges);
     expectVaried(edges);
-    expect(sorted(statements)).toEqual(sorted([
-      ...AUTH,
-      "posts", // the page (an EXISTS on follows), with author, repostOf, replyTo, threadRoot and their authors joined
-      ...VIEWER_FLAGS,
-    ]));
+    // The page (an EXISTS on follows), with author, repostOf, replyTo, threadRoot, their authors and the viewer flags.
+    expect(statements).toEqual([...AUTH, "posts"]);
   });
 
-  it("userTimeline: 6 statements at first 5 and at first 50 (2 anonymously)", async () => {
+  it("userTimeline: 2 statements at first 5 and at first 50 (1 anonymously)", async () => {
     const { statements, edges } = await countBoth(
       (first) => api.executeCounted(UserPosts, { handle: "sql_author0", first }, { as: viewer }),
       (d) => d.userTimeline.edges,
     );
     expectVaried(edges);
-    // The author's id by handle first, so the page walks the (author_id, id DESC) index.
-    expect(sorted(statements)).toEqual(sorted([...AUTH, "users", "posts", ...VIEWER_FLAGS]));
-    // No credentials: no authentication, and the viewer fields need no query.
+    // The author's id by handle is a subquery PostgreSQL runs first, so the page walks the (author_id, id DESC) index.
+    expect(statements).toEqual([...AUTH, "posts"]);
+    // No credentials: no authentication.
     const { statements: anonymous } = await countBoth((first) => api.executeCounted(UserPosts, { handle: "sql_author0", first }), (d) => d.userTimeline.edges);
-    expect(anonymous).toEqual(["users", "posts"]);
+    expect(anonymous).toEqual(["posts"]);
   });
 
-  it("Post.replies: 5 statements at first 5 and at first 50", async () => {
+  it("Post.replies: 2 statements at first 5 and at first 50", async () => {
     const { statements, edges } = await countBoth((first) => api.executeCounted(Replies, { id: rootPostId, first }, { as: viewer }), (d) => d.post!.replies.edges);
     expect(edges.filter((e) => e.node.viewerHasLiked)).toHaveLength(10);
-    expect(sorted(statements)).toEqual(sorted([
-      ...AUTH,
-      "posts", // the post, its relations and the page of replies with theirs, in one statement
-      ...VIEWER_FLAGS, // for the post and its replies together
-    ]));
+    expect(statements).toEqual([...AUTH, "posts"]); // the post, its relations and the page of replies with theirs
   });
 
-  it("Post.likers: 4 statements at first 5 and at first 50", async () => {
+  it("Post.likers: 2 statements at first 5 and at first 50", async () => {
     const { statements, edges } = await countBoth((first) => api.executeCounted(Likers, { id: rootPostId, first }, { as: viewer }), (d) => d.post!.likers.edges);
     expect(edges.filter((e) => e.node.followsViewer && e.node.viewerFollows)).toHaveLength(49); // every fan; not the viewer
-    expect(sorted(statements)).toEqual(sorted([
-      ...AUTH,
-      "posts", // the post with the page of likes and their users
-      "follows", // viewerFollows
-      "follows", // followsViewer
-    ]));
+    expect(statements).toEqual([...AUTH, "posts"]); // the post with the page of likes, their users and the viewer's follows
   });
 
-  it("User.followers: 4 statements at first 5 and at first 50", async () => {
+  it("User.followers: 2 statements at first 5 and at first 50", async () => {
     const { statements } = await countBoth(
       (first) => api.executeCounted(Followers, { handle: "sql_author0", first }, { as: viewer }),
       (d) => d.user!.followers.edges,
     );
-    // The user with the page of follows and the followers; viewerFollows; followsViewer.
-    expect(sorted(statements)).toEqual(sorted([...AUTH, "users", "follows", "follows"]));
+    expect(statements).toEqual([...AUTH, "users"]); // the user with the page of follows, the followers and the viewer's follows
   });
 
-  it("User.following: 4 statements at first 5 and at first 50", async () => {
+  it("User.following: 2 statements at first 5 and at first 50", async () => {
     const { statements } = await countBoth(
       (first) => api.executeCounted(Following, { handle: "sql_viewer", first }, { as: viewer }),
       (d) => d.user!.following.edges,
     );
-    expect(sorted(statements)).toEqual(sorted([...AUTH, "users", "follows", "follows"]));
+    expect(statements).toEqual([...AUTH, "users"]);
   });
 
   it("User.sessions: 2 statements at first 5 and at first 50", async () => {

@@ -52,7 +52,7 @@ export const DEFAULT_PASSWORD = "correct horse battery";
 /** The app and its database for one test file; call in the file's top level or a beforeAll. */
 export async function testApi(config: Config = testConfig) {
   const { db } = await workerDatabase();
-  const app = createApp({ db: db.prisma, config, logger: createLogger("silent") });
+  const app = createApp({ db: db.prisma, reader: db.reader, config, logger: createLogger("silent") });
   let handles = 0;
 
   async function execute<R, V>(

@@ -5,6 +5,7 @@ import type { Config } from "../../config.js";
 import type { Viewer } from "../../context.js";
 import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 import { createUser, handleKey } from "../users/users.service.js";
+import type { SqlReader } from "../../sql/reader.js";
 import type { RateLimits } from "./rate-limits.js";
 import {
   API_TOKEN_PREFIX,
@@ -26,21 +27,23 @@ const INVALID_LOGIN = "Wrong handle, email or password.";
 const LAST_USED_PRECISION_MS = 5 * 60_000;
 
 /** Resolves the Authorization header to a viewer; a present but unusable credential is an error, not anonymity. */
-export async function authenticate(db: Db, jwt: JwtSettings, header: string | null): Promise<Viewer | null> {
+export async function authenticate(db: Db, reader: SqlReader, jwt: JwtSettings, header: string | null): Promise<Viewer | null> {
   if (!header) return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>".');
   const token = match[1]!;
-  return token.startsWith(API_TOKEN_PREFIX) ? authenticateApiToken(db, token) : authenticateAccessToken(db, jwt, token);
+  return token.startsWith(API_TOKEN_PREFIX) ? authenticateApiToken(db, token) : authenticateAccessToken(db, reader, jwt, token);
 }
 
-async function authenticateAccessToken(db: Db, jwt: JwtSettings, token: string): Promise<Viewer> {
+// Every request with an access token runs this: through the SQL reader, it costs one light statement.
+async function authenticateAccessToken(db: Db, reader: SqlReader, jwt: JwtSettings, token: string): Promise<Viewer> {
   const verified = await verifyAccessToken(jwt, token);
   if ("reason" in verified) throw new AuthenticationError(verified.reason);
-  const session = await db.session.findUnique({
+  const query = {
     where: { id: verified.sessionId },
     select: { id: true, revokedAt: true, user: { select: { id: true, role: true, suspendedAt: true } } },
-  });
+  };
+  const session = await reader.findFirst("Session", query, (q) => db.session.findUnique(q));
   if (!session || session.revokedAt) throw new AuthenticationError("The session has ended; log in again.");
   const { user } = session;
   return { id: user.id, role: user.role, suspended: user.suspendedAt !== null, canWrite: true, sessionId: session.id };

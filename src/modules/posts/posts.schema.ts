@@ -3,7 +3,7 @@ import type { User as UserRow } from "@prisma/client";
 import { builder } from "../../builder.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { intId } from "../../graphql/ids.js";
-import { User, UserConnection } from "../users/users.schema.js";
+import { User, UserConnection, viewerEdge } from "../users/users.schema.js";
 import { keysetPage } from "../../graphql/pagination.js";
 import { createPost, deletePost, editPost, repost, setLiked, undoRepost } from "./posts.service.js";
 
@@ -26,8 +26,15 @@ export const Post = builder.prismaNode("Post", {
     likeCount: t.exposeInt("likeCount"),
     replyCount: t.exposeInt("replyCount"),
     repostCount: t.exposeInt("repostCount"),
-    viewerHasLiked: t.boolean({ resolve: (post, _args, ctx) => ctx.loaders.viewerHasLiked.load(post.id) }),
-    viewerHasReposted: t.boolean({ resolve: (post, _args, ctx) => ctx.loaders.viewerHasReposted.load(post.id) }),
+    // The viewer's like and repost are selected with the post, in the statement that loads it.
+    viewerHasLiked: t.boolean({
+      select: (_args, ctx) => (ctx.viewer ? { likes: viewerEdge({ userId: ctx.viewer.id }) } : {}),
+      resolve: (post, _args, ctx) => ctx.viewer !== null && post.likes.length > 0,
+    }),
+    viewerHasReposted: t.boolean({
+      select: (_args, ctx) => (ctx.viewer ? { reposts: viewerEdge({ authorId: ctx.viewer.id }) } : {}),
+      resolve: (post, _args, ctx) => ctx.viewer !== null && post.reposts.length > 0,
+    }),
   }),
 });
 
@@ -67,7 +74,7 @@ builder.queryFields((t) => ({
     type: "Post",
     nullable: true,
     args: { id: t.arg.globalID({ for: Post }) },
-    resolve: (query, _root, { id }, ctx) => ctx.db.post.findUnique({ ...query, where: { id: intId(id) } }),
+    resolve: (query, _root, { id }, ctx) => ctx.reader.findFirst("Post", { ...query, where: { id: intId(id) } }, (q) => ctx.db.post.findUnique(q)),
   }),
 }));
 

@@ -9,6 +9,9 @@ import { handleKey, setSuspended, updateProfile } from "./users.service.js";
 
 export const Role = builder.enumType("Role", { values: ["USER", "ADMIN"] as const });
 
+/** At most one row of a relation, the viewer's (an anonymous viewer selects none). */
+export const viewerEdge = <W extends object>(where: W) => ({ where, take: 1, select: { id: true } }) as const;
+
 const isSelf = (user: { id: number }, _args: unknown, ctx: Context) => ctx.viewer?.id === user.id;
 
 export const User = builder.prismaNode("User", {
@@ -30,13 +33,16 @@ export const User = builder.prismaNode("User", {
     followerCount: t.exposeInt("followerCount"),
     followingCount: t.exposeInt("followingCount"),
     postCount: t.exposeInt("postCount", { description: "Posts and replies, not counting reposts or deleted posts." }),
+    // The viewer's edges are selected with the user, in the statement that loads it.
     viewerFollows: t.boolean({
       description: "Whether the viewer follows this user (false when anonymous).",
-      resolve: (user, _args, ctx) => ctx.loaders.viewerFollows.load(user.id),
+      select: (_args, ctx) => (ctx.viewer ? { followers: viewerEdge({ followerId: ctx.viewer.id }) } : {}),
+      resolve: (user, _args, ctx) => ctx.viewer !== null && user.followers.length > 0,
     }),
     followsViewer: t.boolean({
       description: "Whether this user follows the viewer (false when anonymous).",
-      resolve: (user, _args, ctx) => ctx.loaders.followsViewer.load(user.id),
+      select: (_args, ctx) => (ctx.viewer ? { following: viewerEdge({ followeeId: ctx.viewer.id }) } : {}),
+      resolve: (user, _args, ctx) => ctx.viewer !== null && user.following.length > 0,
     }),
   }),
 });
@@ -79,13 +85,15 @@ builder.queryFields((t) => ({
     type: "User",
     nullable: true,
     description: "The logged-in user, or null when anonymous.",
-    resolve: (query, _root, _args, ctx) => (ctx.viewer ? ctx.db.user.findUnique({ ...query, where: { id: ctx.viewer.id } }) : null),
+    resolve: (query, _root, _args, ctx) =>
+      ctx.viewer ? ctx.reader.findFirst("User", { ...query, where: { id: ctx.viewer.id } }, (q) => ctx.db.user.findUnique(q)) : null,
   }),
   user: t.prismaField({
     type: "User",
     nullable: true,
     args: { handle: t.arg.string() },
-    resolve: (query, _root, { handle }, ctx) => ctx.db.user.findUnique({ ...query, where: { handleKey: handleKey(handle) } }),
+    resolve: (query, _root, { handle }, ctx) =>
+      ctx.reader.findFirst("User", { ...query, where: { handleKey: handleKey(handle) } }, (q) => ctx.db.user.findUnique(q)),
   }),
 }));
 

@@ -1,0 +1,270 @@
+import { MODELS, type ModelInfo, type RelationInfo } from "./model.js";
+
+/**
+ * Compiles the Prisma arguments Pothos builds (`select`/`include` with nested relations, `where`,
+ * `orderBy`, `take`, `skip`) into one PostgreSQL statement that returns every row as JSON, with
+ * the relations nested in it. Values go in as parameters, so a shape of query always gives the same
+ * text and PostgreSQL can keep its plan. Anything outside the subset below throws Unsupported and the
+ * caller asks Prisma instead.
+ */
+export class Unsupported extends Error {}
+
+export interface FindArgs {
+  where?: object;
+  select?: object | null;
+  include?: object | null;
+  orderBy?: object | object[];
+  take?: number;
+  skip?: number;
+  cursor?: unknown;
+  distinct?: unknown;
+}
+type Where = Record<string, unknown>;
+type OrderBy = Record<string, unknown>;
+
+/** Turns the JSON of a row back into what Prisma returns (DateTime fields as Date). */
+export type Reviver = (row: Record<string, unknown>) => void;
+
+export interface Compiled {
+  text: string;
+  values: unknown[];
+  revive: Reviver;
+  /** A negative `take` pages backwards: the rows come in reverse and are put back in order. */
+  reversed: boolean;
+}
+
+export function compileFindMany(modelName: string, args: FindArgs): Compiled {
+  const c = new Compiler();
+  const model = modelOf(modelName);
+  const { sql: object, revive } = c.object(model, "t0", args);
+  const { clauses, reversed } = c.page(model, "t0", args);
+  const text = `SELECT ${object} AS j FROM ${model.table} t0${clauses}`;
+  return { text, values: c.values, revive, reversed };
+}
+
+function modelOf(name: string): ModelInfo {
+  const model = MODELS.get(name[0]!.toUpperCase() + name.slice(1));
+  if (!model) throw new Unsupported(`unknown model ${name}`);
+  return model;
+}
+
+const SCALAR_FILTERS = new Set(["equals", "not", "in", "notIn", "lt", "lte", "gt", "gte"]);
+const ARG_KEYS = new Set(["select", "include", "where", "orderBy", "take", "skip"]);
+
+class Compiler {
+  values: unknown[] = [];
+  private aliases = 0;
+
+  private param(value: unknown): string {
+    if (value instanceof Date) value = value.toISOString();
+    else if (value !== null && typeof value === "object") throw new Unsupported("object value");
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+
+  private alias() {
+    return `t${++this.aliases}`;
+  }
+
+  /** `json_build_object(…)` of the selected fields of a row, and how to revive it. */
+  object(model: ModelInfo, alias: string, args: FindArgs): { sql: string; revive: Reviver } {
+    for (const key of Object.keys(args)) {
+      if (!ARG_KEYS.has(key) && key !== "cursor" && key !== "distinct") throw new Unsupported(`argument ${key}`);
+    }
+    if (args.cursor !== undefined || args.distinct !== undefined) throw new Unsupported("cursor or distinct");
+    if (args.select && args.include) throw new Unsupported("select and include");
+    const fields: [string, true | FindArgs][] = [];
+    if (!args.select) for (const name of model.scalars.keys()) fields.push([name, true]);
+    for (const [name, value] of Object.entries((args.select ?? args.include ?? {}) as Record<string, unknown>)) {
+      if (value === false || value === undefined) continue;
+      if (value !== true && (typeof value !== "object" || value === null)) throw new Unsupported(`selection of ${name}`);
+      fields.push([name, value as true | FindArgs]);
+    }
+    const pairs: string[] = [];
+    const dates: string[] = [];
+    const nested: [string, Reviver, boolean][] = [];
+    for (const [name, value] of fields) {
+      const scalar = model.scalars.get(name);
+      if (scalar) {
+        pairs.push(`'${name}', ${alias}.${scalar.column}`);
+        if (scalar.type === "DateTime") {
+          if (scalar.isList) throw new Unsupported("DateTime list");
+          dates.push(name);
+        }
+        continue;
+      }
+      const relation = model.relations.get(name);
+      if (!relation) throw new Unsupported(`field ${model.name}.${name}`);
+      const { sql, revive } = this.relation(relation, alias, value === true ? {} : value);
+      pairs.push(`'${name}', ${sql}`);
+      nested.push([name, revive, relation.isList]);
+    }
+    if (pairs.length > 50) throw new Unsupported("more than 50 fields");
+    const revive: Reviver = (row) => {
+      for (const name of dates) {
+        const value = row[name];
+        // PostgreSQL writes a timestamp without time zone as it is stored: UTC, without the Z.
+        if (typeof value === "string") row[name] = new Date(`${value}Z`);
+      }
+      for (const [name, reviveNested, isList] of nested) {
+        const value = row[name];
+        if (value === null || value === undefined) continue;
+        if (isList) for (const item of value as Record<string, unknown>[]) reviveNested(item);
+        else reviveNested(value as Record<string, unknown>);
+      }
+    };
+    return { sql: `json_build_object(${pairs.join(", ")})`, revive };
+  }
+
+  private relation(relation: RelationInfo, parent: string, args: FindArgs): { sql: string; revive: Reviver } {
+    const target = modelOf(relation.model);
+    const alias = this.alias();
+    const { sql: object, revive } = this.object(target, alias, args);
+    const join = `${alias}.${relation.remoteColumn} = ${parent}.${relation.localColumn}`;
+    if (!relation.isList) {
+      if (args.where || args.orderBy || args.take !== undefined || args.skip !== undefined) throw new Unsupported("arguments on a to-one relation");
+      return { sql: `(SELECT ${object} FROM ${target.table} ${alias} WHERE ${join})`, revive };
+    }
+    const { clauses, orderKeys } = this.page(target, alias, args, join);
+    const order = orderKeys.length ? ` ORDER BY ${orderKeys.map(([key, dir], i) => `x.o${i} ${dir}`).join(", ")}` : "";
+    const keys = orderKeys.map(([key], i) => `, ${key} AS o${i}`).join("");
+    const sql = `(SELECT coalesce(json_agg(x.j${order}), '[]'::json) FROM (SELECT ${object} AS j${keys} FROM ${target.table} ${alias}${clauses}) x)`;
+    return { sql, revive };
+  }
+
+  /** WHERE, ORDER BY, LIMIT and OFFSET of a list, plus its order (in the order asked) for the caller. */
+  page(model: ModelInfo, alias: string, args: FindArgs, join?: string) {
+    const conditions = join ? [join] : [];
+    if (args.where) conditions.push(...this.where(model, alias, args.where as Where));
+    const reversed = (args.take ?? 0) < 0;
+    const orderKeys: [string, "ASC" | "DESC"][] = [];
+    for (const entry of [args.orderBy ?? []].flat()) {
+      for (const [field, dir] of Object.entries(entry as OrderBy)) {
+        const scalar = model.scalars.get(field);
+        if (!scalar || (dir !== "asc" && dir !== "desc")) throw new Unsupported(`orderBy ${field}`);
+        orderKeys.push([`${alias}.${scalar.column}`, dir === "asc" ? "ASC" : "DESC"]);
+      }
+    }
+    let clauses = conditions.length ? ` WHERE ${conditions.join(" AND ")}` : "";
+    if (orderKeys.length) {
+      const flip = (dir: string) => (dir === "ASC" ? "DESC" : "ASC");
+      clauses += ` ORDER BY ${orderKeys.map(([key, dir]) => `${key} ${reversed ? flip(dir) : dir}`).join(", ")}`;
+    } else if (reversed) {
+      throw new Unsupported("negative take without orderBy");
+    }
+    if (args.take !== undefined) clauses += ` LIMIT ${this.param(Math.abs(args.take))}`;
+    if (args.skip) clauses += ` OFFSET ${this.param(args.skip)}`;
+    return { clauses, orderKeys, reversed };
+  }
+
+  /** The conditions of a Prisma `where`, to be joined with AND. */
+  private where(model: ModelInfo, alias: string, where: Where): string[] {
+    const out: string[] = [];
+    for (const [key, value] of Object.entries(where)) {
+      if (value === undefined) continue;
+      if (key === "AND" || key === "OR" || key === "NOT") {
+        const parts = [value].flat().map((w) => this.where(model, alias, w as Where)).map(and);
+        if (key === "AND") out.push(...parts);
+        else if (key === "OR") out.push(parts.length ? `(${parts.join(" OR ")})` : "FALSE");
+        else out.push(...parts.map((p) => `NOT ${p}`));
+        continue;
+      }
+      const scalar = model.scalars.get(key);
+      if (scalar) {
+        if (scalar.isList) throw new Unsupported("filter on a list");
+        out.push(...this.scalarFilter(`${alias}.${scalar.column}`, value));
+        continue;
+      }
+      const relation = model.relations.get(key);
+      if (!relation) throw new Unsupported(`filter ${model.name}.${key}`);
+      out.push(this.relationFilter(relation, alias, value as Where | null));
+    }
+    return out;
+  }
+
+  private scalarFilter(column: string, value: unknown): string[] {
+    if (value === null) return [`${column} IS NULL`];
+    if (typeof value !== "object" || value instanceof Date) return [`${column} = ${this.param(value)}`];
+    const out: string[] = [];
+    for (const [op, operand] of Object.entries(value as Record<string, unknown>)) {
+      if (operand === undefined) continue;
+      if (!SCALAR_FILTERS.has(op)) throw new Unsupported(`filter ${op}`);
+      switch (op) {
+        case "equals":
+          out.push(...this.scalarFilter(column, operand));
+          break;
+        case "not":
+          out.push(operand === null ? `${column} IS NOT NULL` : `NOT ${and(this.scalarFilter(column, operand))}`);
+          break;
+        case "in":
+        case "notIn": {
+          const list = operand as unknown[];
+          if (!Array.isArray(list) || list.some((v) => v === null || typeof v === "object")) throw new Unsupported("in list");
+          if (list.length === 0) out.push(op === "in" ? "FALSE" : "TRUE");
+          else out.push(`${op === "in" ? "" : "NOT "}${column} = ANY(${this.arrayParam(list)})`);
+          break;
+        }
+        default: {
+          const sign = { lt: "<", lte: "<=", gt: ">", gte: ">=" }[op as "lt" | "lte" | "gt" | "gte"];
+          if (operand === null) throw new Unsupported("comparison with null");
+          out.push(`${column} ${sign} ${this.param(operand)}`);
+        }
+      }
+    }
+    return out;
+  }
+
+  private arrayParam(list: unknown[]) {
+    this.values.push(list);
+    return `$${this.values.length}`;
+  }
+
+  private relationFilter(relation: RelationInfo, parent: string, filter: Where | null): string {
+    const target = modelOf(relation.model);
+    const alias = this.alias();
+    const join = `${alias}.${relation.remoteColumn} = ${parent}.${relation.localColumn}`;
+    const exists = (where: Where, negate = false) => {
+      const conditions = [join, ...this.where(target, alias, where)];
+      return `${negate ? "NOT " : ""}EXISTS (SELECT 1 FROM ${target.table} ${alias} WHERE ${conditions.join(" AND ")})`;
+    };
+    if (relation.isList) {
+      const entries = Object.entries(filter ?? {});
+      if (entries.length !== 1) throw new Unsupported("list relation filter");
+      const [op, where] = entries[0]! as [string, Where];
+      if (op === "some") return exists(where);
+      if (op === "none") return exists(where, true);
+      if (op === "every") {
+        const conditions = this.where(target, alias, where);
+        return `NOT EXISTS (SELECT 1 FROM ${target.table} ${alias} WHERE ${join} AND NOT ${and(conditions)})`;
+      }
+      throw new Unsupported(`list relation filter ${op}`);
+    }
+    if (filter === null) {
+      if (relation.remoteColumn !== target.idColumn) throw new Unsupported("null filter on the side without the key");
+      return `${parent}.${relation.localColumn} IS NULL`;
+    }
+    if ("isNot" in filter) throw new Unsupported("isNot");
+    const where = ("is" in filter ? filter.is : filter) as Where | null;
+    if (where === null) return this.relationFilter(relation, parent, null);
+    const holdsKey = relation.remoteColumn === target.idColumn;
+    // By a unique key: an equality with a subquery PostgreSQL runs once, so the parent's index on the
+    // foreign key serves the rest (a join on the related table made it read and sort every match).
+    const keys = Object.entries(where).filter(([, v]) => v !== undefined);
+    if (holdsKey && keys.length === 1) {
+      const [field, value] = keys[0]!;
+      const scalar = target.scalars.get(field);
+      if (scalar?.isUnique && value !== null && (typeof value !== "object" || value instanceof Date)) {
+        return `${parent}.${relation.localColumn} = (SELECT ${alias}.${relation.remoteColumn} FROM ${target.table} ${alias} WHERE ${alias}.${scalar.column} = ${this.param(value)})`;
+      }
+    }
+    // Only relations of the related row, through its id: the foreign key already is that id.
+    if (holdsKey && keys.length > 0 && keys.every(([field]) => target.relations.get(field)?.localColumn === relation.remoteColumn)) {
+      const conditions = this.where(target, alias, where).map((c) => c.split(`${alias}.${relation.remoteColumn}`).join(`${parent}.${relation.localColumn}`));
+      if (!relation.requiredForeignKey) conditions.unshift(`${parent}.${relation.localColumn} IS NOT NULL`);
+      return and(conditions);
+    }
+    return exists(where);
+  }
+}
+
+const and = (conditions: string[]) => (conditions.length === 0 ? "TRUE" : conditions.length === 1 ? conditions[0]! : `(${conditions.join(" AND ")})`);
