@@ -111,6 +111,17 @@ const ApiTokens = graphql(`
   }
 `);
 
+const Like = graphql(`
+  mutation SqlCountLike($id: ID!) {
+    likePost(input: { postId: $id }) { __typename ... on Post { id likeCount viewerHasLiked author { handle } } }
+  }
+`);
+const Unlike = graphql(`
+  mutation SqlCountUnlike($id: ID!) {
+    unlikePost(input: { postId: $id }) { __typename ... on Post { id likeCount viewerHasLiked author { handle } } }
+  }
+`);
+
 let api: TestApi;
 let viewer: TestUser;
 let rootPostId: string;
@@ -320,5 +331,20 @@ describe("SQL statements per list field do not grow with the page size", () => {
   it("User.apiTokens: 2 statements at first 5 and at first 50", async () => {
     const { statements } = await countBoth((first) => api.executeCounted(ApiTokens, { first }, { as: viewer }), (d) => d.viewer!.apiTokens!.edges);
     expect(statements).toEqual([...AUTH, "users"]); // the viewer with the page of tokens
+  });
+});
+
+describe("SQL statements per mutation", () => {
+  it("likePost and unlikePost: 3 statements each, the change in one", async () => {
+    const author = await api.db.user.findUniqueOrThrow({ where: { handleKey: "sql_author0" }, select: { id: true } });
+    const post = await api.db.post.create({ data: { authorId: author.id, body: "to like" }, select: { id: true } });
+    const id = globalId("Post", post.id);
+    const liked = await api.executeCounted(Like, { id }, { as: viewer });
+    expect(liked.data?.likePost).toMatchObject({ __typename: "Post", likeCount: 1, viewerHasLiked: true, author: { handle: "sql_author0" } });
+    // The session; one statement locks the post, inserts the like and moves the counter; the post.
+    expect(tables(liked.statements)).toEqual([...AUTH, expect.stringMatching(/^\s*WITH target AS/), "posts"]);
+    const unliked = await api.executeCounted(Unlike, { id }, { as: viewer });
+    expect(unliked.data?.unlikePost).toMatchObject({ likeCount: 0, viewerHasLiked: false });
+    expect(tables(unliked.statements)).toEqual([...AUTH, expect.stringMatching(/^\s*WITH target AS/), "posts"]);
   });
 });

@@ -140,7 +140,10 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: LikePostInput }) },
-    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, intId(input.postId), true, query),
+    resolve: (query, _root, { input }, ctx) =>
+      setLiked(ctx.db, ctx.viewer!, intId(input.postId), true, (id) =>
+        ctx.reader.findFirst("Post", { ...query, where: { id } }, (q) => ctx.db.post.findUnique(q)),
+      ),
   }),
   unlikePost: t.prismaField({
     type: "Post",
@@ -148,6 +151,9 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UnlikePostInput }) },
-    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, intId(input.postId), false, query),
+    resolve: (query, _root, { input }, ctx) =>
+      setLiked(ctx.db, ctx.viewer!, intId(input.postId), false, (id) =>
+        ctx.reader.findFirst("Post", { ...query, where: { id } }, (q) => ctx.db.post.findUnique(q)),
+      ),
   }),
 }));

@@ -1,4 +1,4 @@
-import type { Prisma, PrismaClient } from "@prisma/client";
+import { Prisma, type PrismaClient } from "@prisma/client";
 import { z } from "zod";
 import type { Viewer } from "../../context.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
@@ -136,17 +136,33 @@ async function removeRepost(db: Db, authorId: number, originalId: number) {
 }
 
 /** Liking twice is a no-op; so is unliking a post one has not liked. Both return the post. */
-export async function setLiked<Q extends object>(db: Db, viewer: Viewer, postId: number, liked: boolean, query: Q) {
-  return db.$transaction(async (tx) => {
-    const target = await findTarget(tx, postId);
-    const { deleted } = await lockPost(tx, target.id);
-    if (liked && deleted) throw ValidationError.of("postId", "You cannot like a deleted post");
-    const { count } = liked
-      ? await tx.like.createMany({ data: [{ userId: viewer.id, postId: target.id }], skipDuplicates: true })
-      : await tx.like.deleteMany({ where: { userId: viewer.id, postId: target.id } });
-    if (count === 1) {
-      await tx.post.update({ where: { id: target.id }, data: { likeCount: { [liked ? "increment" : "decrement"]: 1 } }, select: { id: true } });
-    }
-    return tx.post.findUniqueOrThrow({ ...query, where: { id: target.id } });
-  });
+/**
+ * Likes or unlikes in one statement: it locks the target (a repost stands for its original), adds or
+ * removes the viewer's like, and moves the counter only when the like row changed, so concurrent
+ * likes queue on the row lock and the counter stays exact. Then the post is read for the response.
+ */
+export async function setLiked<R>(
+  db: Db,
+  viewer: Viewer,
+  postId: number,
+  liked: boolean,
+  read: (id: number) => Promise<R | null>,
+) {
+  const change = liked
+    ? Prisma.sql`INSERT INTO likes (user_id, post_id) SELECT ${viewer.id}, id FROM target WHERE NOT deleted
+        ON CONFLICT (user_id, post_id) DO NOTHING RETURNING post_id`
+    : Prisma.sql`DELETE FROM likes WHERE user_id = ${viewer.id} AND post_id IN (SELECT id FROM target) RETURNING post_id`;
+  const [target] = await db.$queryRaw<{ id: number; deleted: boolean }[]>`
+    WITH target AS (
+      SELECT t.id, t.deleted_at IS NOT NULL AS deleted FROM posts p JOIN posts t ON t.id = COALESCE(p.repost_of_id, p.id)
+      WHERE p.id = ${postId} FOR NO KEY UPDATE OF t
+    ), changed AS (${change}), counted AS (
+      UPDATE posts SET like_count = like_count ${liked ? Prisma.sql`+` : Prisma.sql`-`} 1 WHERE id IN (SELECT post_id FROM changed) RETURNING id
+    )
+    SELECT id, deleted FROM target`;
+  if (!target) throw new NotFoundError("Post");
+  if (liked && target.deleted) throw ValidationError.of("postId", "You cannot like a deleted post");
+  const post = await read(target.id);
+  if (!post) throw new NotFoundError("Post");
+  return post;
 }
