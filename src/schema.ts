@@ -1,5 +1,6 @@
 import { lexicographicSortSchema } from "graphql";
 import { builder } from "./builder.js";
+import { resolveNodeIdsSynchronously } from "./graphql/node-ids.js";
 import "./graphql/errors.schema.js";
 import "./modules/users/users.schema.js";
 import "./modules/auth/auth.schema.js";
@@ -7,4 +8,4 @@ import "./modules/posts/posts.schema.js";
 import "./modules/social/social.schema.js";
 import "./modules/timeline/timeline.schema.js";
 
-export const schema = lexicographicSortSchema(builder.toSchema());
+export const schema = resolveNodeIdsSynchronously(lexicographicSortSchema(builder.toSchema()));
