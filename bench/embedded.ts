@@ -11,7 +11,7 @@ export interface EmbeddedStart {
   compiledMs: number[];
   /** What Chirp itself logs as startupMs for those starts (after its modules are loaded, until it listens). */
   compiledReportedMs: (number | null)[];
-  /** `npm start` (tsx src/server.ts), the same way. */
+  /** `npm start` (builds with esbuild, then runs dist/server.js), the same way. */
   npmStartMs: number[];
 }
 

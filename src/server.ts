@@ -30,6 +30,13 @@ if (db.kind === "pglite") {
 
 const app = createApp({ db: db.prisma, reader: db.reader, config, logger });
 const server = createServer(app);
+server.on("error", async (error: NodeJS.ErrnoException) => {
+  // Most often another Chirp (or anything else) already listens there: say so, without a stack trace.
+  const reason = error.code === "EADDRINUSE" ? `port ${config.port} is already in use (PORT sets another)` : error.message;
+  logger.fatal({ code: error.code }, `cannot listen on ${config.host}:${config.port}: ${reason}`);
+  await db.close();
+  process.exit(1);
+});
 server.listen(config.port, config.host, () => {
   const url = `http://localhost:${config.port}/graphql`;
   logger.info({ url, database: db.kind, startupMs: Math.round(performance.now() - startedAt) }, `Chirp is ready at ${url}`);
