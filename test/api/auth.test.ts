@@ -1,5 +1,5 @@
 import { SignJWT, decodeJwt } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { graphql } from "../gql/index.js";
 import { type As, DEFAULT_PASSWORD, type Result, type TestApi, type TestUser, globalId, testApi, testConfig, topLevelError } from "../support/api.js";
 
@@ -486,6 +486,19 @@ describe("access tokens", () => {
     // The same claims, still valid, pass: only the expiry differs.
     expect(await viewerHandle({ token: await sign(claims, { exp: now + 60 }) })).toBe("expired_access");
     await expectRefused({ token: await sign(claims, { exp: now - 5 }) }, "The access token has expired; refresh the session.");
+  });
+
+  it("refuses a token it accepted before once it expires (verified tokens are remembered, their expiry is not)", async () => {
+    const user = await api.signUp({ handle: "expiring_access" });
+    const token = await sign({ sub: String(user.dbId), sid: sessionIdOf(user) }, { exp: Math.floor(Date.now() / 1000) + 2 });
+    expect(await viewerHandle({ token })).toBe("expiring_access");
+    expect(await viewerHandle({ token })).toBe("expiring_access");
+    vi.useFakeTimers({ now: Date.now() + 3_000, toFake: ["Date"] });
+    try {
+      await expectRefused({ token }, "The access token has expired; refresh the session.");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("refuses a token signed with another key, from another issuer, or that is not a JWT", async () => {

@@ -32,6 +32,17 @@ export interface JwtSettings {
 
 const ALGORITHM = "HS256";
 
+// jose imports a raw secret into WebCrypto on every call; every request verifies a token, so the key is imported once.
+const keys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+function hmacKey(secret: Uint8Array) {
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new Uint8Array(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 export async function signAccessToken(jwt: JwtSettings, userId: number, sessionId: string) {
   const expiresAt = new Date(Date.now() + jwt.accessTtl * 1000);
   const token = await new SignJWT({ sid: sessionId })
@@ -41,23 +52,44 @@ export async function signAccessToken(jwt: JwtSettings, userId: number, sessionI
     .setAudience(jwt.audience)
     .setIssuedAt()
     .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
-    .sign(jwt.secret);
+    .sign(await hmacKey(jwt.secret));
   return { token, expiresAt };
 }
 
+const EXPIRED = { reason: "The access token has expired; refresh the session." };
+
+/**
+ * Access tokens already verified, per settings and by their text, with their expiry. A signature
+ * that was valid stays valid, so a token seen again is only checked for expiry: jose verifies through
+ * WebCrypto at about 0.2 ms of CPU, a fifth of an authenticated request's fixed cost. The session
+ * itself is still read on every request, so revocation stays immediate. Oldest entries go first.
+ */
+const verifiedTokens = new WeakMap<JwtSettings, Map<string, { sessionId: string; expiresAt: number }>>();
+const VERIFIED_TOKENS_KEPT = 10_000;
+
 /** Returns the session id of a valid access token, or a reason it is not valid. */
 export async function verifyAccessToken(jwt: JwtSettings, token: string): Promise<{ sessionId: string } | { reason: string }> {
+  let verified = verifiedTokens.get(jwt);
+  if (!verified) verifiedTokens.set(jwt, (verified = new Map()));
+  const known = verified.get(token);
+  if (known) {
+    if (known.expiresAt > Date.now()) return { sessionId: known.sessionId };
+    verified.delete(token);
+    return EXPIRED;
+  }
   try {
-    const { payload } = await jwtVerify(token, jwt.secret, {
+    const { payload } = await jwtVerify(token, await hmacKey(jwt.secret), {
       algorithms: [ALGORITHM],
       issuer: jwt.issuer,
       audience: jwt.audience,
       requiredClaims: ["sub", "sid", "exp"],
     });
     if (typeof payload.sid !== "string") return { reason: "The access token is malformed." };
+    if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
+    verified.set(token, { sessionId: payload.sid, expiresAt: payload.exp! * 1000 });
     return { sessionId: payload.sid };
   } catch (error) {
-    if (error instanceof joseErrors.JWTExpired) return { reason: "The access token has expired; refresh the session." };
+    if (error instanceof joseErrors.JWTExpired) return EXPIRED;
     return { reason: "The access token is invalid." };
   }
 }
