@@ -3,7 +3,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../src/db.js";
 import { loadDemoData } from "../src/demo.js";
 import { compileFindMany } from "../src/sql/compile.js";
-import type { ModelName } from "../src/sql/reader.js";
 import { sqlLog, workerDatabase } from "./support/database.js";
 
 // The SQL reader must answer exactly what Prisma answers for the same arguments: each case runs both
@@ -27,10 +26,10 @@ beforeAll(async () => {
 });
 
 type Delegate = { findMany(args: object): Promise<unknown[]> };
-const delegate = (model: ModelName) => (db.prisma as unknown as Record<string, Delegate>)[model[0]!.toLowerCase() + model.slice(1)]!;
+const delegate = (model: Prisma.ModelName) => (db.prisma as unknown as Record<string, Delegate>)[model[0]!.toLowerCase() + model.slice(1)]!;
 
 /** Runs the arguments through the reader (which must compile them) and through Prisma, and compares. */
-async function expectSameAsPrisma(model: ModelName, args: object) {
+async function expectSameAsPrisma(model: Prisma.ModelName, args: object) {
   expect(() => compileFindMany(model, args)).not.toThrow();
   const before = sqlLog.length;
   const ours = await db.reader.findMany(model, args, () => Promise.reject(new Error("the reader fell back to Prisma")));

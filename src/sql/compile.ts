@@ -1,3 +1,4 @@
+import type { Prisma } from "@prisma/client";
 import { MODELS, type ModelInfo, type RelationInfo } from "./model.js";
 
 /**
@@ -33,7 +34,7 @@ export interface Compiled {
   reversed: boolean;
 }
 
-export function compileFindMany(modelName: string, args: FindArgs): Compiled {
+export function compileFindMany(modelName: Prisma.ModelName, args: FindArgs): Compiled {
   const c = new Compiler();
   const model = modelOf(modelName);
   const { sql: object, revive } = c.object(model, "t0", args);
@@ -43,7 +44,7 @@ export function compileFindMany(modelName: string, args: FindArgs): Compiled {
 }
 
 function modelOf(name: string): ModelInfo {
-  const model = MODELS.get(name[0]!.toUpperCase() + name.slice(1));
+  const model = MODELS.get(name);
   if (!model) throw new Unsupported(`unknown model ${name}`);
   return model;
 }
@@ -68,10 +69,9 @@ class Compiler {
 
   /** `json_build_object(…)` of the selected fields of a row, and how to revive it. */
   object(model: ModelInfo, alias: string, args: FindArgs): { sql: string; revive: Reviver } {
-    for (const key of Object.keys(args)) {
-      if (!ARG_KEYS.has(key) && key !== "cursor" && key !== "distinct") throw new Unsupported(`argument ${key}`);
+    for (const [key, value] of Object.entries(args)) {
+      if (value !== undefined && !ARG_KEYS.has(key)) throw new Unsupported(`argument ${key}`);
     }
-    if (args.cursor !== undefined || args.distinct !== undefined) throw new Unsupported("cursor or distinct");
     if (args.select && args.include) throw new Unsupported("select and include");
     const fields: [string, true | FindArgs][] = [];
     if (!args.select) for (const name of model.scalars.keys()) fields.push([name, true]);
@@ -126,7 +126,7 @@ class Compiler {
       return { sql: `(SELECT ${object} FROM ${target.table} ${alias} WHERE ${join})`, revive };
     }
     const { clauses, orderKeys } = this.page(target, alias, args, join);
-    const order = orderKeys.length ? ` ORDER BY ${orderKeys.map(([key, dir], i) => `x.o${i} ${dir}`).join(", ")}` : "";
+    const order = orderKeys.length ? ` ORDER BY ${orderKeys.map(([, dir], i) => `x.o${i} ${dir}`).join(", ")}` : "";
     const keys = orderKeys.map(([key], i) => `, ${key} AS o${i}`).join("");
     const sql = `(SELECT coalesce(json_agg(x.j${order}), '[]'::json) FROM (SELECT ${object} AS j${keys} FROM ${target.table} ${alias}${clauses}) x)`;
     return { sql, revive };

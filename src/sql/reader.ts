@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
+import type { Prisma } from "@prisma/client";
 import { type Compiled, type FindArgs, Unsupported, compileFindMany } from "./compile.js";
 
 /** Runs one statement; the reader's statements return one column, `j`, a row as JSON. */
 export type SqlRunner = (statement: { name?: string; text: string; values: unknown[] }) => Promise<{ rows: { j: Record<string, unknown> }[] }>;
-
-export type ModelName = "User" | "Session" | "Post" | "Like" | "Follow" | "ApiToken" | "RefreshToken";
 
 /** How many statement shapes get a name (a plan PostgreSQL keeps per connection); the rest run unnamed. */
 const NAMED_STATEMENTS = 500;
@@ -23,7 +22,7 @@ export class SqlReader {
     private readonly onQuery?: (sql: string) => void,
   ) {}
 
-  async findMany<A extends FindArgs, R>(model: ModelName, args: A, fallback: (args: A) => Promise<R[]>): Promise<R[]> {
+  async findMany<A extends FindArgs, R>(model: Prisma.ModelName, args: A, fallback: (args: A) => Promise<R[]>): Promise<R[]> {
     const compiled = this.compile(model, args);
     if (!compiled) return fallback(args);
     const rows = await this.execute(compiled);
@@ -31,14 +30,14 @@ export class SqlReader {
   }
 
   /** findUnique and findFirst: the first row, or null. */
-  async findFirst<A extends FindArgs, R>(model: ModelName, args: A, fallback: (args: A) => Promise<R | null>): Promise<R | null> {
+  async findFirst<A extends FindArgs, R>(model: Prisma.ModelName, args: A, fallback: (args: A) => Promise<R | null>): Promise<R | null> {
     const compiled = this.compile(model, { ...args, take: 1 });
     if (!compiled) return fallback(args);
     const [row] = await this.execute(compiled);
     return (row ?? null) as R | null;
   }
 
-  private compile(model: ModelName, args: FindArgs): Compiled | null {
+  private compile(model: Prisma.ModelName, args: FindArgs): Compiled | null {
     try {
       return compileFindMany(model, args);
     } catch (error) {

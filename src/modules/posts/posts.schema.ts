@@ -1,6 +1,7 @@
 import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
 import type { User as UserRow } from "@prisma/client";
 import { builder } from "../../builder.js";
+import type { Context } from "../../context.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { intId } from "../../graphql/ids.js";
 import { User, UserConnection, viewerEdge } from "../users/users.schema.js";
@@ -69,12 +70,16 @@ builder.prismaObjectFields("Post", (t) => ({
   }, UserConnection),
 }));
 
+/** A post by id, with what the query selects, through the SQL reader. */
+const readPost = <Q extends object>(ctx: Context, query: Q, id: number) =>
+  ctx.reader.findFirst("Post", { ...query, where: { id } }, (q) => ctx.db.post.findUnique(q));
+
 builder.queryFields((t) => ({
   post: t.prismaField({
     type: "Post",
     nullable: true,
     args: { id: t.arg.globalID({ for: Post }) },
-    resolve: (query, _root, { id }, ctx) => ctx.reader.findFirst("Post", { ...query, where: { id: intId(id) } }, (q) => ctx.db.post.findUnique(q)),
+    resolve: (query, _root, { id }, ctx) => readPost(ctx, query, intId(id)),
   }),
 }));
 
@@ -140,10 +145,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: LikePostInput }) },
-    resolve: (query, _root, { input }, ctx) =>
-      setLiked(ctx.db, ctx.viewer!, intId(input.postId), true, (id) =>
-        ctx.reader.findFirst("Post", { ...query, where: { id } }, (q) => ctx.db.post.findUnique(q)),
-      ),
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, intId(input.postId), true, (id) => readPost(ctx, query, id)),
   }),
   unlikePost: t.prismaField({
     type: "Post",
@@ -151,9 +153,6 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UnlikePostInput }) },
-    resolve: (query, _root, { input }, ctx) =>
-      setLiked(ctx.db, ctx.viewer!, intId(input.postId), false, (id) =>
-        ctx.reader.findFirst("Post", { ...query, where: { id } }, (q) => ctx.db.post.findUnique(q)),
-      ),
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, intId(input.postId), false, (id) => readPost(ctx, query, id)),
   }),
 }));
