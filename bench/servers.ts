@@ -3,10 +3,11 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import type { ServerName } from "./scenarios.js";
 
-export const ROOT = new URL("..", import.meta.url).pathname;
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PEERS = join(ROOT, "bench/peers");
 const CEILING_JS = join(ROOT, "node_modules/.cache/chirp-bench/ceiling.mjs");
 const POOL_SIZE = 10;

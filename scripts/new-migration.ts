@@ -1,12 +1,13 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { MIGRATIONS_DIR } from "../src/migrate.js";
 
 // `npm run db:migration -- <name>`: writes the SQL from the last migrated schema to prisma/schema.prisma.
 // No database is needed: the schema as of the last migration is kept beside the migrations.
 export const SNAPSHOT = join(MIGRATIONS_DIR, "schema.snapshot.prisma");
-const SCHEMA = new URL("../prisma/schema.prisma", import.meta.url).pathname;
+const SCHEMA = fileURLToPath(new URL("../prisma/schema.prisma", import.meta.url));
 
 const name = process.argv[2];
 if (!name || !/^[a-z0-9_]{1,60}$/.test(name)) {

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Database, SqlSession } from "./db.js";
 
-export const MIGRATIONS_DIR = new URL("../prisma/migrations/", import.meta.url).pathname;
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../prisma/migrations/", import.meta.url));
 
 // The key Prisma Migrate itself locks on, so Chirp's runner and Prisma's CLI exclude each other too.
 const ADVISORY_LOCK_KEY = 72707369;

@@ -1,5 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,6 +100,28 @@ describe("the migration runner", () => {
     });
     const results = await Promise.all([migrate(test.db, dir), migrate(test.db, dir), migrate(test.db, dir)]);
     expect(results.map((r) => r.applied).sort()).toEqual([[], [], ["29990103000000_c"]]);
+  });
+});
+
+describe("a project folder whose path has a space", () => {
+  it("finds and applies the migrations", () => {
+    const root = mkdtempSync(join(tmpdir(), "chirp with space "));
+    tempDirs.push(root);
+    const project = join(MIGRATIONS_DIR, "../..");
+    cpSync(join(project, "src"), join(root, "src"), { recursive: true });
+    cpSync(MIGRATIONS_DIR, join(root, "prisma/migrations"), { recursive: true });
+    symlinkSync(join(project, "node_modules"), join(root, "node_modules"));
+    const script = `
+      import { MIGRATIONS_DIR, migrate } from "./src/migrate.ts";
+      import { openDatabase } from "./src/db.ts";
+      const db = await openDatabase({});
+      const { applied } = await migrate(db);
+      await db.close();
+      console.log(JSON.stringify({ dir: MIGRATIONS_DIR, applied }));`;
+    const output = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: root, encoding: "utf8" });
+    const { dir, applied } = JSON.parse(output.trim().split("\n").at(-1)!) as { dir: string; applied: string[] };
+    expect(dir).toBe(join(root, "prisma/migrations/"));
+    expect(applied).toEqual(readdirSync(MIGRATIONS_DIR, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort());
   });
 });
 
