@@ -1,18 +1,21 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { PothosValidationError } from "@pothos/core";
-import type { IncomingMessage } from "node:http";
+import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import type { PrismaClient } from "@prisma/client";
-import type { SqlReader } from "./sql/reader.js";
-import { type ExecutionResult, GraphQLError, execute } from "graphql";
-import { type Plugin, createYoga, maskError as yogaMaskError } from "graphql-yoga";
+import { execute } from "graphql";
+import { type Plugin, createYoga } from "graphql-yoga";
 import type { Config } from "./config.js";
 import { type Context, createContext } from "./context.js";
-import { DomainError, RateLimitedError } from "./errors.js";
 import { useConnectionArgs } from "./graphql/connection-args.js";
+import { maskError, useErrorCodes } from "./graphql/errors.js";
 import { useGraphiQL } from "./graphql/graphiql.js";
+import { requestLogger, useRequestLog } from "./graphql/request-log.js";
+import { corsOptions, useResponseHeaders } from "./http/headers.js";
+import { useRequestPolicy } from "./http/request-policy.js";
 import type { Logger } from "./logger.js";
-import { RateLimits } from "./modules/auth/rate-limits.js";
+import { useAuthentication } from "./modules/auth/auth.plugin.js";
+import { RateLimits } from "./rate-limits.js";
 import { schema } from "./schema.js";
+import type { SqlReader } from "./sql/reader.js";
 
 export interface AppDeps {
   db: PrismaClient;
@@ -21,34 +24,35 @@ export interface AppDeps {
   logger: Logger;
 }
 
+/** What the Node adapter passes with each request that Chirp reads: the socket's address. */
+export interface ServerContext {
+  req?: { socket?: { remoteAddress?: string } };
+}
+
 /** The Yoga instance: an HTTP handler (`app.fetch`, or a Node request listener) serving /graphql. */
 export function createApp({ db, reader, config, logger }: AppDeps) {
   const rateLimits = new RateLimits(config.rateLimits);
-  return createYoga<{ req?: IncomingMessage }, Context>({
+  return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
     // Yoga's own GraphiQL page inlines its scripts; ours serves them as files, under a strict CSP.
     graphiql: false,
-    context: ({ request, req }) => createContext({ db, reader, config, rateLimits }, request, req?.socket),
-    logging: {
-      debug: (...args) => logger.debug(args),
-      info: (...args) => logger.info(args),
-      warn: (...args) => logger.warn(args),
-      error: (...args) => logger.error(args),
-    },
-    maskedErrors: {
-      maskError: (error, message, isDev) => {
-        const known = expectedError(error);
-        if (known) return known;
-        logger.error({ err: error }, "unexpected error");
-        return yogaMaskError(error, message, isDev);
-      },
-    },
+    // Yoga logs every error that maskError maps, the client's mistakes too; useRequestLog and
+    // useErrorCodes log what Chirp wants logged, with the request's id.
+    logging: false,
+    cors: corsOptions(config.corsOrigins),
+    context: ({ request, req }) => createContext({ db, reader, config, rateLimits }, request, requestLogger(request, logger), req?.socket),
+    maskedErrors: { isDev: false, maskError },
     plugins: [
-      useGraphiQL("/graphql"),
+      useRequestLog(logger),
+      useResponseHeaders(),
+      useRequestPolicy({ bodyLimit: config.requestBodyLimit }),
+      ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
+      ...(config.introspection ? [] : [useDisableIntrospection()]),
       useConnectionArgs(),
-      useRequestErrorCode(),
+      useAuthentication(),
+      useErrorCodes(logger),
       useGraphQLJsExecute(),
       EnvelopArmorPlugin({
         maxDepth: { n: 12 },
@@ -72,52 +76,4 @@ export type App = ReturnType<typeof createApp>;
  */
 function useGraphQLJsExecute(): Plugin {
   return { onExecute: ({ setExecuteFn }) => setExecuteFn(execute) };
-}
-
-/**
- * graphql-js reports a malformed request (syntax, validation, variable values) with no code; every
- * other error here has one, or is masked as INTERNAL_SERVER_ERROR. Those are the caller's input.
- */
-function useRequestErrorCode(): Plugin {
-  const withCode = (result: ExecutionResult) =>
-    result.errors?.some((e) => !e.extensions?.code)
-      ? {
-          ...result,
-          errors: result.errors.map((e) =>
-            e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, path: e.path, extensions: { ...e.extensions, code: "BAD_USER_INPUT" } }),
-          ),
-        }
-      : result;
-  return {
-    onResultProcess({ result, setResult }) {
-      if (Array.isArray(result)) setResult(result.map(withCode));
-      else if (!(Symbol.asyncIterator in result)) setResult(withCode(result));
-    },
-  };
-}
-
-/** Expected failures keep their message and get a stable `extensions.code`; anything else is masked. */
-function expectedError(error: unknown): GraphQLError | null {
-  const graphqlError = error instanceof GraphQLError ? error : null;
-  const original = graphqlError?.originalError ?? error;
-  const withCode = (code: string, message: string) =>
-    new GraphQLError(message, {
-      nodes: graphqlError?.nodes,
-      path: graphqlError?.path,
-      extensions: { ...graphqlError?.extensions, code },
-    });
-  if (original instanceof RateLimitedError) {
-    return new GraphQLError(original.message, {
-      path: graphqlError?.path,
-      extensions: { code: original.code, retryAfterSeconds: original.retryAfterSeconds, http: { status: 429 } },
-    });
-  }
-  if (original instanceof DomainError) return withCode(original.code, original.message);
-  // Pothos rejects malformed cursors, IDs and page sizes with this class: all of them are the caller's input.
-  if (original instanceof PothosValidationError) return withCode("BAD_USER_INPUT", original.message);
-  // Errors we raise ourselves (badUserInput, unauthenticated, …) carry a code; a GraphQLError without one is a bug.
-  if (original instanceof GraphQLError && typeof original.extensions.code === "string") {
-    return graphqlError && graphqlError !== original ? withCode(original.extensions.code, original.message) : original;
-  }
-  return null;
 }

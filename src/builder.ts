@@ -24,17 +24,15 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {
+    // A suspended account never gets this far: authentication refuses its credentials.
     authScopes: (ctx) => ({
       loggedIn: ctx.viewer !== null,
-      writer: ctx.viewer !== null && !ctx.viewer.suspended && ctx.viewer.canWrite,
+      writer: ctx.viewer?.canWrite === true,
       // Every admin power is a write: an admin's read-only API token has none of them.
-      admin: ctx.viewer?.role === "ADMIN" && !ctx.viewer.suspended && ctx.viewer.canWrite,
+      admin: ctx.viewer?.role === "ADMIN" && ctx.viewer.canWrite,
     }),
-    unauthorizedError: (_parent, ctx) => {
-      if (!ctx.viewer) return unauthenticated("You must be logged in to do this.");
-      if (ctx.viewer.suspended) return forbidden("Your account is suspended.");
-      return forbidden("You are not allowed to do this.");
-    },
+    unauthorizedError: (_parent, ctx) =>
+      ctx.viewer ? forbidden("You are not allowed to do this.") : unauthenticated("You must be logged in to do this."),
   },
   prisma: {
     client: (ctx) => ctx.db,

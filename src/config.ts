@@ -1,10 +1,56 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import proxyaddr from "proxy-addr";
 import { z } from "zod";
-import type { RateLimitSettings } from "./modules/auth/rate-limits.js";
+import type { RateLimitSettings } from "./rate-limits.js";
 
 const boolean = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+/** Which hops of X-Forwarded-For to believe: `hop` counts from the socket's peer (0) towards the client. */
+export type TrustProxy = (address: string, hop: number) => boolean;
+
+/**
+ * TRUST_PROXY as Express reads it (proxy-addr), except `true`: the number of proxies in front of
+ * Chirp, or their addresses and subnets. Trusting every hop would let a client write its own address.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((value, ctx): TrustProxy => {
+    if (value === "" || value === "false" || value === "0") return () => false;
+    if (/^\d+$/.test(value)) {
+      const hops = Number(value);
+      return (_address, hop) => hop < hops;
+    }
+    if (value === "true" || value === "1") {
+      ctx.addIssue({ code: "custom", message: "true would trust every X-Forwarded-For entry, which clients write: give the number of proxies in front of Chirp (e.g. 1) or their addresses" });
+      return z.NEVER;
+    }
+    try {
+      return proxyaddr.compile(value.split(",").map((entry) => entry.trim()));
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: `${(error as Error).message}; give a number of proxies or a list of addresses, subnets (10.0.0.0/8) or loopback, linklocal, uniquelocal` });
+      return z.NEVER;
+    }
+  });
+
+/** Browser origins allowed to call the API (CORS); `*` allows any. */
+const corsOrigins = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    if (value === "*") return "*" as const;
+    const origins = value.split(",").map((entry) => entry.trim()).filter(Boolean);
+    for (const origin of origins) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(origin);
+      } catch {}
+      if (!parsed || parsed.origin !== origin) ctx.addIssue({ code: "custom", message: `${JSON.stringify(origin)} is not an origin such as https://app.example.com` });
+    }
+    return origins;
+  });
 
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -16,14 +62,20 @@ const EnvSchema = z.object({
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DATA_DIR: z.string().min(1).default(".data"),
-  DEMO_DATA: boolean.default(true),
+  DEMO_DATA: boolean.optional(),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   JWT_ISSUER: z.string().min(1).default("chirp"),
   JWT_AUDIENCE: z.string().min(1).default("chirp-api"),
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(60).max(86_400).default(900),
   REFRESH_TOKEN_TTL: z.coerce.number().int().min(3_600).default(30 * 86_400),
-  TRUST_PROXY: boolean.default(false),
-  LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  REFRESH_TOKEN_REUSE_INTERVAL: z.coerce.number().int().min(0).max(300).default(30),
+  TRUST_PROXY: trustProxy.prefault("false"),
+  CORS_ORIGINS: corsOrigins.optional(),
+  REQUEST_BODY_LIMIT: z.coerce.number().int().min(1_024).max(50_000_000).default(102_400),
+  GRAPHIQL: boolean.optional(),
+  INTROSPECTION: boolean.optional(),
+  LOGIN_FAILURES_PER_ACCOUNT_AND_IP: z.coerce.number().int().min(1).default(5),
+  LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(50),
   LOGIN_FAILURES_PER_IP: z.coerce.number().int().min(1).default(100),
   SIGNUPS_PER_IP: z.coerce.number().int().min(1).default(20),
   RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).default(900),
@@ -40,9 +92,23 @@ export type Config = {
   /** Where PGlite keeps its files; undefined keeps the embedded database in memory. */
   dataDir: string | undefined;
   demoData: boolean;
-  jwt: { secret: Uint8Array; issuer: string; audience: string; accessTtl: number; refreshTtl: number };
-  /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
-  trustProxy: boolean;
+  jwt: {
+    secret: Uint8Array;
+    issuer: string;
+    audience: string;
+    accessTtl: number;
+    refreshTtl: number;
+    /** A used refresh token presented again within this many seconds gets a new pair instead of revoking the session. */
+    refreshReuseSeconds: number;
+  };
+  /** Which X-Forwarded-For hops to believe when taking the client's address. */
+  trustProxy: TrustProxy;
+  /** Browser origins allowed by CORS: a list, `*`, or (development default) localhost on any port. */
+  corsOrigins: string[] | "*" | "localhost";
+  /** The largest request body accepted, in bytes. */
+  requestBodyLimit: number;
+  graphiql: boolean;
+  introspection: boolean;
   rateLimits: RateLimitSettings;
   logLevel: string;
 };
@@ -59,6 +125,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const e = parsed.data;
+  const production = e.NODE_ENV === "production";
+  if (production && e.DEMO_DATA) {
+    throw new ConfigError("Invalid configuration:\n  DEMO_DATA: demo data (with a published admin password) is never loaded when NODE_ENV=production");
+  }
   const dataDir = resolve(e.DATA_DIR);
   return {
     env: e.NODE_ENV,
@@ -67,16 +137,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     dataDir: e.DATABASE_URL ? undefined : join(dataDir, "pglite"),
-    demoData: e.DEMO_DATA,
+    demoData: e.DEMO_DATA ?? !production,
     jwt: {
       secret: new TextEncoder().encode(e.JWT_SECRET ?? developmentSecret(e.NODE_ENV, dataDir)),
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       accessTtl: e.ACCESS_TOKEN_TTL,
       refreshTtl: e.REFRESH_TOKEN_TTL,
+      refreshReuseSeconds: e.REFRESH_TOKEN_REUSE_INTERVAL,
     },
     trustProxy: e.TRUST_PROXY,
+    corsOrigins: e.CORS_ORIGINS ?? (production ? [] : "localhost"),
+    requestBodyLimit: e.REQUEST_BODY_LIMIT,
+    graphiql: e.GRAPHIQL ?? !production,
+    introspection: e.INTROSPECTION ?? !production,
     rateLimits: {
+      loginFailuresPerAccountAndIp: e.LOGIN_FAILURES_PER_ACCOUNT_AND_IP,
       loginFailuresPerAccount: e.LOGIN_FAILURES_PER_ACCOUNT,
       loginFailuresPerIp: e.LOGIN_FAILURES_PER_IP,
       signUpsPerIp: e.SIGNUPS_PER_IP,

@@ -1,29 +1,24 @@
-import type { PrismaClient, Role } from "@prisma/client";
+import type { PrismaClient } from "@prisma/client";
+import proxyaddr from "proxy-addr";
 import type { Config } from "./config.js";
-import { authenticate } from "./modules/auth/auth.service.js";
-import type { RateLimits } from "./modules/auth/rate-limits.js";
+import type { Logger } from "./logger.js";
+import type { Viewer } from "./modules/auth/viewer.js";
+import type { RateLimits } from "./rate-limits.js";
 import type { SqlReader } from "./sql/reader.js";
-
-/** Who is making the request, resolved once from the Authorization header. */
-export interface Viewer {
-  id: number;
-  role: Role;
-  suspended: boolean;
-  /** False for a personal API token without the WRITE scope. */
-  canWrite: boolean;
-  /** The signed-in session, when the request carries an access token (not an API token). */
-  sessionId: string | null;
-}
 
 export interface Context {
   db: PrismaClient;
   reader: SqlReader;
   config: Config;
   rateLimits: RateLimits;
+  /** Set by the authentication plugin before execution, from the request's credentials; null when anonymous. */
   viewer: Viewer | null;
+  request: Request;
   userAgent: string | null;
   /** The client's address, for rate limits ("local" when the request did not come over a socket). */
   clientIp: string;
+  /** The request's logger: every line carries its request id. */
+  log: Logger;
 }
 
 export interface ContextDeps {
@@ -33,17 +28,21 @@ export interface ContextDeps {
   rateLimits: RateLimits;
 }
 
-export async function createContext(deps: ContextDeps, request: Request, socket?: { remoteAddress?: string }): Promise<Context> {
-  const viewer = await authenticate(deps.db, deps.reader, deps.config.jwt, request.headers.get("authorization"));
+export function createContext(deps: ContextDeps, request: Request, log: Logger, socket?: { remoteAddress?: string }): Context {
   return {
     ...deps,
-    viewer,
+    viewer: null,
+    request,
     userAgent: request.headers.get("user-agent"),
     clientIp: clientIp(request, socket, deps.config.trustProxy),
+    log,
   };
 }
 
-function clientIp(request: Request, socket: { remoteAddress?: string } | undefined, trustProxy: boolean) {
-  const forwarded = trustProxy ? request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() : undefined;
-  return forwarded || socket?.remoteAddress || "local";
+/** The client's address as Express takes it: the nearest X-Forwarded-For entry not written by a trusted proxy. */
+function clientIp(request: Request, socket: { remoteAddress?: string } | undefined, trust: Config["trustProxy"]) {
+  if (!socket?.remoteAddress) return "local";
+  const forwarded = request.headers.get("x-forwarded-for");
+  const req = { headers: forwarded ? { "x-forwarded-for": forwarded } : {}, socket };
+  return proxyaddr(req as unknown as Parameters<typeof proxyaddr>[0], trust);
 }

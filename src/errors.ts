@@ -1,8 +1,26 @@
 import type { z } from "zod";
 
+/**
+ * Every `extensions.code` an answer of Chirp can carry. The README's table of error codes lists
+ * exactly these (a test compares them), and an error with any other code leaves as INTERNAL_SERVER_ERROR.
+ */
+export const ERROR_CODES = [
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_REQUEST",
+  "BAD_USER_INPUT",
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "RATE_LIMITED",
+  "SERVICE_UNAVAILABLE",
+  "INTERNAL_SERVER_ERROR",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 /** An expected failure with a stable code; the schema turns it into a typed result or `extensions.code`. */
 export abstract class DomainError extends Error {
-  abstract readonly code: "BAD_USER_INPUT" | "NOT_FOUND" | "FORBIDDEN" | "UNAUTHENTICATED" | "RATE_LIMITED";
+  abstract readonly code: Extract<ErrorCode, "BAD_USER_INPUT" | "NOT_FOUND" | "FORBIDDEN" | "UNAUTHENTICATED" | "RATE_LIMITED">;
 }
 
 export interface FieldError {

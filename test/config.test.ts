@@ -19,6 +19,34 @@ describe("configuration", () => {
     expect(load).toThrow(/PORT: .*\n.*DATABASE_URL: must be a postgresql:\/\/ URL\n.*DEMO_DATA: .*\n.*JWT_SECRET: must be at least 32 characters/s);
   });
 
+  it("refuses TRUST_PROXY=true, which would let clients write their own address, and bad proxy addresses", () => {
+    expect(() => loadConfig({ TRUST_PROXY: "true", DATA_DIR: dataDir })).toThrow(/TRUST_PROXY: true would trust every X-Forwarded-For entry/);
+    expect(() => loadConfig({ TRUST_PROXY: "10.0.0.0/99", DATA_DIR: dataDir })).toThrow(/TRUST_PROXY: .*give a number of proxies or a list/);
+    const hops = loadConfig({ TRUST_PROXY: "2", DATA_DIR: dataDir }).trustProxy;
+    expect([hops("10.0.0.1", 0), hops("10.0.0.2", 1), hops("203.0.113.9", 2)]).toEqual([true, true, false]);
+    const subnets = loadConfig({ TRUST_PROXY: "loopback, 10.0.0.0/8", DATA_DIR: dataDir }).trustProxy;
+    expect([subnets("127.0.0.1", 0), subnets("10.1.2.3", 1), subnets("203.0.113.9", 0)]).toEqual([true, true, false]);
+    expect(loadConfig({ DATA_DIR: dataDir }).trustProxy("127.0.0.1", 0)).toBe(false);
+  });
+
+  it("takes CORS origins as a list of origins or *, and refuses anything else", () => {
+    expect(loadConfig({ CORS_ORIGINS: "https://app.example.com, http://localhost:5173", DATA_DIR: dataDir }).corsOrigins).toEqual([
+      "https://app.example.com",
+      "http://localhost:5173",
+    ]);
+    expect(loadConfig({ CORS_ORIGINS: "*", DATA_DIR: dataDir }).corsOrigins).toBe("*");
+    expect(() => loadConfig({ CORS_ORIGINS: "https://app.example.com/path", DATA_DIR: dataDir })).toThrow(/CORS_ORIGINS: "https:\/\/app.example.com\/path" is not an origin/);
+    expect(loadConfig({ DATA_DIR: dataDir }).corsOrigins).toBe("localhost");
+  });
+
+  it("keeps production closed by default: no demo data, GraphiQL, introspection or CORS origin unless asked", () => {
+    const production = { NODE_ENV: "production", JWT_SECRET: "a-production-secret-of-32-characters!", DATA_DIR: dataDir };
+    expect(loadConfig(production)).toMatchObject({ demoData: false, graphiql: false, introspection: false, corsOrigins: [] });
+    expect(loadConfig({ ...production, GRAPHIQL: "true", INTROSPECTION: "true" })).toMatchObject({ graphiql: true, introspection: true });
+    expect(() => loadConfig({ ...production, DEMO_DATA: "true" })).toThrow(/DEMO_DATA: demo data .* is never loaded when NODE_ENV=production/);
+    expect(loadConfig({ DATA_DIR: dataDir })).toMatchObject({ demoData: true, graphiql: true, introspection: true });
+  });
+
   it("requires JWT_SECRET in production", () => {
     expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dataDir })).toThrow("JWT_SECRET: required when NODE_ENV=production");
   });

@@ -1,4 +1,5 @@
 import { SignJWT, decodeJwt } from "jose";
+import { sha256 } from "../../src/modules/auth/credentials.js";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { graphql } from "../gql/index.js";
 import { type As, DEFAULT_PASSWORD, type Result, type TestApi, type TestUser, globalId, testApi, testConfig, topLevelError } from "../support/api.js";
@@ -179,6 +180,9 @@ async function createApiToken(as: As, input: { name: string; scopes: ("READ" | "
 }
 
 const sessionIdOf = (user: { token: string }) => decodeJwt(user.token).sid as string;
+/** Moves a used refresh token's use out of the reuse interval, as if it were replayed later. */
+const usedLongAgo = (refreshToken: string) =>
+  api.db.refreshToken.update({ where: { tokenHash: sha256(refreshToken) }, data: { usedAt: new Date(Date.now() - 3_600_000) } });
 const sessionRow = (id: string) => api.db.session.findUniqueOrThrow({ where: { id } });
 
 describe("signUp", () => {
@@ -415,6 +419,7 @@ describe("refreshSession", () => {
     expect(tokens).toHaveLength(2);
     expect(tokens.filter((t) => t.usedAt === null)).toHaveLength(1);
 
+    await usedLongAgo(user.refreshToken);
     const replayed = await refresh(user.refreshToken);
     expect(replayed).toEqual({
       __typename: "AuthenticationError",
@@ -432,7 +437,8 @@ describe("refreshSession", () => {
     if (second.__typename !== "AuthPayload") throw new Error(JSON.stringify(second));
     expect(await viewerHandle({ token: second.accessToken })).toBe("replayed");
 
-    // An attacker replays the first, already used, refresh token.
+    // An attacker replays the first, already used, refresh token, later.
+    await usedLongAgo(first.refreshToken);
     expect(await refresh(first.refreshToken)).toMatchObject({ __typename: "AuthenticationError", code: "UNAUTHENTICATED" });
 
     expect((await sessionRow(sessionIdOf(user))).revokedAt).toBeInstanceOf(Date);
@@ -499,6 +505,36 @@ describe("access tokens", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("refuses a validly signed token whose subject is not its session's user, either way round", async () => {
+    const alice = await api.signUp({ handle: "sub_alice" });
+    const bob = await api.signUp({ handle: "sub_bob" });
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    // The right pairs pass, so only the mismatch differs.
+    expect(await viewerHandle({ token: await sign({ sub: String(alice.dbId), sid: sessionIdOf(alice) }, { exp }) })).toBe("sub_alice");
+    await expectRefused({ token: await sign({ sub: String(bob.dbId), sid: sessionIdOf(alice) }, { exp }) }, "The access token is invalid.");
+    await expectRefused({ token: await sign({ sub: String(alice.dbId), sid: sessionIdOf(bob) }, { exp }) }, "The access token is invalid.");
+  });
+
+  it.each([
+    ["a session id that is not a UUID", { sub: "1", sid: "not-a-uuid" }],
+    ["a session id with SQL in it", { sub: "1", sid: "' OR 1=1 --" }],
+    ["a subject that is not a number", { sub: "alice", sid: "00000000-0000-7000-8000-000000000000" }],
+    ["a subject beyond the id range", { sub: "99999999999", sid: "00000000-0000-7000-8000-000000000000" }],
+  ])("refuses a validly signed token with %s as UNAUTHENTICATED, not a server error", async (_, claims) => {
+    await expectRefused({ token: await sign(claims, { exp: Math.floor(Date.now() / 1000) + 600 }) }, "The access token is malformed.");
+  });
+
+  it("refuses the access token of a session that has expired, for reads and writes", async () => {
+    const user = await api.signUp({ handle: "session_past" });
+    expect(await viewerHandle(user)).toBe("session_past");
+    await api.db.session.update({ where: { id: sessionIdOf(user) }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await expectRefused(user, SESSION_ENDED);
+    const post = await api.execute(CreatePost, { body: "after the end" }, { as: user });
+    expect(post.data ?? null).toBeNull();
+    expect(topLevelError(post)).toEqual({ message: SESSION_ENDED, code: "UNAUTHENTICATED" });
+    expect(await api.db.post.count({ where: { authorId: user.dbId } })).toBe(0);
   });
 
   it("refuses a token signed with another key, from another issuer, or that is not a JWT", async () => {
@@ -620,7 +656,7 @@ describe("sessions", () => {
   it("revokes one of the viewer's own sessions", async () => {
     const user = await api.signUp({ handle: "revoker" });
     const lost = await newSession(user, { "user-agent": "Lost phone" });
-    const result = await api.execute(RevokeSession, { input: { id: globalId("Session", lost.sessionId) } }, { as: user });
+    const result = await api.execute(RevokeSession, { input: { sessionId: globalId("Session", lost.sessionId) } }, { as: user });
     expect(result).toEqual({
       status: 200,
       data: { revokeSession: { __typename: "Session", id: globalId("Session", lost.sessionId), isCurrent: false } },
@@ -632,7 +668,7 @@ describe("sessions", () => {
     expect(await viewerHandle(user)).toBe("revoker");
 
     // Revoking it again changes nothing.
-    const again = await api.execute(RevokeSession, { input: { id: globalId("Session", lost.sessionId) } }, { as: user });
+    const again = await api.execute(RevokeSession, { input: { sessionId: globalId("Session", lost.sessionId) } }, { as: user });
     expect(again.data?.revokeSession).toMatchObject({ __typename: "Session" });
     expect((await sessionRow(lost.sessionId)).revokedAt).toEqual(revokedAt);
 
@@ -644,7 +680,7 @@ describe("sessions", () => {
     const owner = await api.signUp({ handle: "session_owner" });
     const intruder = await api.signUp({ handle: "session_intruder" });
     for (const id of [sessionIdOf(owner), "00000000-0000-4000-8000-000000000000"]) {
-      const result = await api.execute(RevokeSession, { input: { id: globalId("Session", id) } }, { as: intruder });
+      const result = await api.execute(RevokeSession, { input: { sessionId: globalId("Session", id) } }, { as: intruder });
       expect(result).toEqual({
         status: 200,
         data: { revokeSession: { __typename: "NotFoundError", message: "Session not found", code: "NOT_FOUND" } },
@@ -658,7 +694,7 @@ describe("sessions", () => {
     const user = await api.signUp({ handle: "ro_revoker" });
     const other = await newSession(user);
     const { secret } = await createApiToken(user, { name: "read only", scopes: ["READ"] });
-    const input = { id: globalId("Session", other.sessionId) };
+    const input = { sessionId: globalId("Session", other.sessionId) };
 
     const readOnly = await api.execute(RevokeSession, { input }, { as: { token: secret } });
     expect(readOnly.data).toBeNull();
@@ -673,7 +709,7 @@ describe("sessions", () => {
   it("rejects an ID of another type or a malformed one as BAD_USER_INPUT", async () => {
     const user = await api.signUp({ handle: "bad_session_id" });
     for (const id of [user.id, globalId("Session", "not-a-uuid"), "not-base64!!"]) {
-      const result = await api.execute(RevokeSession, { input: { id } }, { as: user });
+      const result = await api.execute(RevokeSession, { input: { sessionId: id } }, { as: user });
       expect(result.data).toBeNull();
       expect(topLevelError(result).code).toBe("BAD_USER_INPUT");
     }
@@ -850,8 +886,8 @@ describe("API tokens", () => {
     expect(topLevelError(anonymous)).toEqual({ message: MUST_LOG_IN, code: "UNAUTHENTICATED" });
     const suspended = await api.signUp({ handle: "token_suspended", suspended: true });
     const result = await api.execute(CreateApiToken, { input: { name: "nope", scopes: ["READ"] } }, { as: suspended });
-    expect(result.data).toBeNull();
-    expect(topLevelError(result)).toEqual({ message: "Your account is suspended.", code: "FORBIDDEN" });
+    expect(result.data ?? null).toBeNull();
+    expect(topLevelError(result)).toEqual({ message: "This account is suspended.", code: "FORBIDDEN" });
   });
 
   it("allows at most 50 active tokens", async () => {
@@ -889,7 +925,7 @@ describe("API tokens", () => {
     const doomed = await createApiToken(user, { name: "doomed", scopes: ["READ", "WRITE"] });
     expect(await viewerHandle({ token: doomed.secret })).toBe("token_revoker");
 
-    const result = await api.execute(RevokeApiToken, { input: { id: doomed.apiToken.id } }, { as: user });
+    const result = await api.execute(RevokeApiToken, { input: { apiTokenId: doomed.apiToken.id } }, { as: user });
     expect(result.errors).toBeUndefined();
     expect(result.data?.revokeApiToken).toMatchObject({ __typename: "ApiToken", id: doomed.apiToken.id, name: "doomed" });
     const revokedAt = result.data?.revokeApiToken.__typename === "ApiToken" ? result.data.revokeApiToken.revokedAt : null;
@@ -906,7 +942,7 @@ describe("API tokens", () => {
     const other = await api.signUp({ handle: "token_other" });
     const { secret, apiToken } = await createApiToken(owner, { name: "mine", scopes: ["READ"] });
     for (const id of [apiToken.id, globalId("ApiToken", 999_999)]) {
-      const result = await api.execute(RevokeApiToken, { input: { id } }, { as: other });
+      const result = await api.execute(RevokeApiToken, { input: { apiTokenId: id } }, { as: other });
       expect(result).toEqual({ status: 200, data: { revokeApiToken: { __typename: "NotFoundError", message: "API token not found", code: "NOT_FOUND" } } });
     }
     expect(await viewerHandle({ token: secret })).toBe("token_owner");

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { GRAPHIQL_CSP } from "../../src/graphql/graphiql.js";
 import { graphql } from "../gql/index.js";
-import { type TestApi, testApi } from "../support/api.js";
+import { type TestApi, testApi, testConfig } from "../support/api.js";
 
 let api: TestApi;
 beforeAll(async () => {
@@ -117,5 +117,199 @@ describe("response shape", () => {
       expect(errors).toBeUndefined();
       expect(Object.keys(data as object)).toEqual(["userTimeline", "user", "__typename", "viewer"]);
     }
+  });
+});
+
+const post = (body: string, headers: Record<string, string> = {}) =>
+  api.app.fetch("http://chirp.test/graphql", { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+
+describe("request bodies", () => {
+  it("refuses a body over REQUEST_BODY_LIMIT with 413, by its Content-Length, before reading it", async () => {
+    const big = JSON.stringify({ query: "{ __typename }", variables: { pad: "x".repeat(200_000) } });
+    const response = await post(big);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ errors: [{ message: "The request body is larger than 102400 bytes.", extensions: { code: "BAD_REQUEST" } }] });
+  });
+
+  it("refuses a chunked body (no Content-Length) as soon as it passes the limit", async () => {
+    let sent = 0;
+    const chunk = new TextEncoder().encode(`{"query":"{ __typename }","variables":{"pad":"${"x".repeat(16_000)}`);
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // An endless body: the server must stop reading it.
+        sent += chunk.byteLength;
+        if (sent > 10_000_000) controller.close();
+        else controller.enqueue(sent === chunk.byteLength ? chunk : new TextEncoder().encode("x".repeat(16_000)));
+      },
+    });
+    const response = await api.app.fetch("http://chirp.test/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(sent).toBeLessThan(1_000_000);
+  });
+
+  it("accepts a body just under the limit", async () => {
+    const body = JSON.stringify({ query: "{ __typename }", variables: { pad: "x".repeat(100_000) } });
+    const response = await post(body);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { __typename: "Query" } });
+  });
+
+  it("answers invalid JSON and a JSON body that is not an object with 400 BAD_REQUEST", async () => {
+    for (const body of ["{ not json", "null", "42", '"query"']) {
+      const response = await post(body);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe("BAD_REQUEST");
+    }
+  });
+});
+
+describe("what a browser can send cross-site without asking", () => {
+  const logOut = "mutation { logOut }";
+
+  it("refuses form-encoded and text/plain bodies, which need no preflight, with 415", async () => {
+    for (const [type, body] of [
+      ["application/x-www-form-urlencoded", `query=${encodeURIComponent(logOut)}`],
+      ["text/plain", JSON.stringify({ query: logOut })],
+      ["text/plain;charset=UTF-8", JSON.stringify({ query: logOut })],
+    ]) {
+      const response = await api.app.fetch("http://chirp.test/graphql", { method: "POST", headers: { "content-type": type! }, body });
+      expect(response.status, type).toBe(415);
+      expect(await response.json()).toEqual({ errors: [{ message: "Send the request body as application/json.", extensions: { code: "BAD_REQUEST" } }] });
+    }
+  });
+
+  it("refuses multipart/form-data without a CSRF-prevention header, and takes it with one", async () => {
+    // Serialised as a browser or undici sends it: with its boundary and a Content-Length.
+    const form = async (headers: Record<string, string> = {}) => {
+      const data = new FormData();
+      data.set("operations", JSON.stringify({ query: "{ __typename }" }));
+      data.set("map", "{}");
+      const encoded = new Request("http://chirp.test/", { method: "POST", body: data });
+      const body = new Uint8Array(await encoded.arrayBuffer());
+      return api.app.fetch("http://chirp.test/graphql", {
+        method: "POST",
+        body,
+        headers: { "content-type": encoded.headers.get("content-type")!, "content-length": String(body.byteLength), ...headers },
+      });
+    };
+    const plain = await form();
+    expect(plain.status).toBe(403);
+    expect(((await plain.json()) as { errors: { message: string; extensions: unknown }[] }).errors[0]).toEqual({
+      message: "A multipart request needs the x-graphql-yoga-csrf header (any value), so that a cross-site form cannot send one.",
+      extensions: { code: "BAD_REQUEST" },
+    });
+    for (const header of ["x-graphql-yoga-csrf", "apollo-require-preflight"]) {
+      const marked = await form({ [header]: "1" });
+      expect(marked.status, header).toBe(200);
+      expect(await marked.json()).toEqual({ data: { __typename: "Query" } });
+    }
+  });
+
+  it("refuses a mutation over GET", async () => {
+    const response = await api.app.fetch(`http://chirp.test/graphql?query=${encodeURIComponent(logOut)}`, { headers: { accept: "application/json" } });
+    expect(response.status).toBe(405);
+    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe("BAD_REQUEST");
+  });
+});
+
+describe("CORS", () => {
+  const preflight = (origin: string) =>
+    api.app.fetch("http://chirp.test/graphql", {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+    });
+
+  it("allows localhost origins on any port in development, without credentials, for two hours", async () => {
+    for (const origin of ["http://localhost:5173", "http://127.0.0.1:3000", "http://localhost"]) {
+      const response = await preflight(origin);
+      expect(response.status).toBe(204);
+      expect(response.headers.get("access-control-allow-origin")).toBe(origin);
+      expect(response.headers.get("access-control-allow-credentials")).toBeNull();
+      expect(response.headers.get("access-control-allow-methods")).toBe("GET, POST");
+      expect(response.headers.get("access-control-allow-headers")).toContain("authorization");
+      expect(response.headers.get("access-control-max-age")).toBe("7200");
+      expect(response.headers.get("vary")).toMatch(/Origin/);
+    }
+    const actual = await post(JSON.stringify({ query: "{ __typename }" }), { origin: "http://localhost:5173" });
+    expect(actual.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    expect(actual.headers.get("access-control-expose-headers")).toBe("retry-after, x-request-id");
+  });
+
+  it("gives any other origin no CORS headers at all, which browsers take as a refusal", async () => {
+    for (const origin of ["https://evil.example", "http://localhost.evil.example", "null"]) {
+      const response = await preflight(origin);
+      for (const header of ["access-control-allow-origin", "access-control-allow-credentials", "access-control-allow-methods", "access-control-allow-headers"]) {
+        expect(response.headers.get(header), `${origin} ${header}`).toBeNull();
+      }
+      const actual = await post(JSON.stringify({ query: "{ __typename }" }), { origin });
+      expect(actual.headers.get("access-control-allow-origin")).toBeNull();
+    }
+  });
+
+  it("allows exactly CORS_ORIGINS when set, and none in production unless set", async () => {
+    const listed = await testApi({ ...testConfig, corsOrigins: ["https://app.example.com"] });
+    const ask = (app: TestApi, origin: string) =>
+      app.app.fetch("http://chirp.test/graphql", { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } });
+    expect((await ask(listed, "https://app.example.com")).headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect((await ask(listed, "http://localhost:5173")).headers.get("access-control-allow-origin")).toBeNull();
+    const production = await testApi({ ...testConfig, corsOrigins: [] });
+    expect((await ask(production, "https://app.example.com")).headers.get("access-control-allow-origin")).toBeNull();
+    const any = await testApi({ ...testConfig, corsOrigins: "*" });
+    expect((await ask(any, "https://anywhere.example")).headers.get("access-control-allow-origin")).toBe("https://anywhere.example");
+    expect((await ask(any, "https://anywhere.example")).headers.get("access-control-allow-credentials")).toBeNull();
+  });
+});
+
+describe("response headers", () => {
+  it("marks every API answer no-store and nosniff, and gives it a request id", async () => {
+    const user = await api.signUp({ handle: "headers_user" });
+    const responses = [
+      await post(JSON.stringify({ query: "{ __typename }" })),
+      await post(JSON.stringify({ query: "mutation($r: String!) { refreshSession(input: { refreshToken: $r }) { __typename } }", variables: { r: user.refreshToken } })),
+      await post("{ broken"),
+      await api.app.fetch("http://chirp.test/graphql?query=%7B__typename%7D", { headers: { accept: "application/json" } }),
+    ];
+    for (const response of responses) {
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it("keeps a request id the proxy in front set, and replaces one that is not an id", async () => {
+    expect((await post(JSON.stringify({ query: "{ __typename }" }), { "x-request-id": "lb-7f3a9c" })).headers.get("x-request-id")).toBe("lb-7f3a9c");
+    const odd = (await post(JSON.stringify({ query: "{ __typename }" }), { "x-request-id": "two words\u00e9" })).headers.get("x-request-id");
+    expect(odd).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("lets GraphiQL's immutable assets keep their own caching", async () => {
+    const html = await (await getHtml("/graphql")).text();
+    const asset = /src="(\/graphiql\/[^"]+\.js)"/.exec(html)![1]!;
+    const response = await api.app.fetch(`http://chirp.test${asset}`);
+    expect(response.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+});
+
+describe("production defaults", () => {
+  it("serves neither GraphiQL nor introspection unless turned on", async () => {
+    const closed = await testApi({ ...testConfig, env: "production", graphiql: false, introspection: false });
+    const page = await closed.app.fetch("http://chirp.test/graphql", { headers: { accept: "text/html" } });
+    expect(await page.text()).not.toContain("<html");
+    const introspection = await closed.execute("{ __schema { queryType { name } } }");
+    expect(introspection.errors?.[0]?.extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
+    expect(introspection.errors?.[0]?.message).toMatch(/introspection/i);
+    // Suggestions of field names would map the schema too.
+    const typo = await closed.execute("{ viewr { handle } }");
+    expect(typo.errors?.[0]?.message).not.toMatch(/Did you mean/);
+
+    const open = await testApi({ ...testConfig, env: "production", graphiql: true, introspection: true });
+    expect((await open.app.fetch("http://chirp.test/graphql", { headers: { accept: "text/html" } })).headers.get("content-security-policy")).toBe(GRAPHIQL_CSP);
+    expect((await open.execute("{ __schema { queryType { name } } }")).data).toEqual({ __schema: { queryType: { name: "Query" } } });
   });
 });

@@ -213,10 +213,10 @@ async function getOk(id: string, as?: As) {
   return post!;
 }
 async function edit(as: As, id: string, body: string) {
-  return payload(await api.execute(EditPost, { input: { id, body } }, { as }), "editPost");
+  return payload(await api.execute(EditPost, { input: { postId: id, body } }, { as }), "editPost");
 }
 async function del(as: As, id: string) {
-  return payload(await api.execute(DeletePost, { input: { id } }, { as }), "deletePost");
+  return payload(await api.execute(DeletePost, { input: { postId: id } }, { as }), "deletePost");
 }
 async function repost(as: As, postId: string) {
   return payload(await api.execute(Repost, { input: { postId } }, { as }), "repost");
@@ -421,11 +421,11 @@ describe("createPost", () => {
     const [suspended] = await users(1, { suspended: true });
     const result = await create(suspended, "let me speak");
     expect(result.data ?? null).toBeNull();
-    expect(topLevelError(result)).toEqual({ message: "Your account is suspended.", code: "FORBIDDEN" });
+    expect(topLevelError(result)).toEqual({ message: "This account is suspended.", code: "FORBIDDEN" });
     expect(await api.db.post.count({ where: { authorId: suspended.dbId } })).toBe(0);
   });
 
-  it("refuses every write of a suspended user, but lets them read", async () => {
+  it("refuses every request of a suspended user, reads too, while others still read the post", async () => {
     const [alice] = await users(1);
     const [suspended] = await users(1, { suspended: true });
     const post = await createOk(alice, "read me");
@@ -434,11 +434,15 @@ describe("createPost", () => {
       await api.execute(UnlikePost, { input: { postId: post.id } }, { as: suspended }),
       await api.execute(Repost, { input: { postId: post.id } }, { as: suspended }),
       await api.execute(UndoRepost, { input: { postId: post.id } }, { as: suspended }),
-      await api.execute(EditPost, { input: { id: post.id, body: "x" } }, { as: suspended }),
-      await api.execute(DeletePost, { input: { id: post.id } }, { as: suspended }),
+      await api.execute(EditPost, { input: { postId: post.id, body: "x" } }, { as: suspended }),
+      await api.execute(DeletePost, { input: { postId: post.id } }, { as: suspended }),
     ];
-    for (const result of results) expect(topLevelError(result)).toEqual({ message: "Your account is suspended.", code: "FORBIDDEN" });
-    expect(await getOk(post.id, suspended)).toMatchObject({ body: "read me", likeCount: 0, repostCount: 0 });
+    results.push(await api.execute(GetPost, { id: post.id }, { as: suspended }));
+    for (const result of results) {
+      expect(result.data ?? null).toBeNull();
+      expect(topLevelError(result)).toEqual({ message: "This account is suspended.", code: "FORBIDDEN" });
+    }
+    expect(await getOk(post.id, alice)).toMatchObject({ body: "read me", likeCount: 0, repostCount: 0 });
   });
 });
 
@@ -479,7 +483,7 @@ describe("editPost", () => {
   it("refuses anonymous viewers with UNAUTHENTICATED", async () => {
     const [author] = await users(1);
     const post = await createOk(author, "anon edit target");
-    const result = await api.execute(EditPost, { input: { id: post.id, body: "anon" } });
+    const result = await api.execute(EditPost, { input: { postId: post.id, body: "anon" } });
     expect(topLevelError(result).code).toBe("UNAUTHENTICATED");
     expect((await getOk(post.id)).body).toBe("anon edit target");
   });
@@ -490,7 +494,7 @@ describe("editPost", () => {
     asPost(await del(author, post.id));
     const result = await edit(author, post.id, "resurrected");
     expect(result).toMatchObject({ __typename: "ValidationError", code: "BAD_USER_INPUT" });
-    expect(result.fieldErrors).toEqual([{ field: "id", message: "A deleted post cannot be edited" }]);
+    expect(result.fieldErrors).toEqual([{ field: "postId", message: "A deleted post cannot be edited" }]);
     expect(await getOk(post.id)).toMatchObject({ body: null, isDeleted: true, editedAt: null });
   });
 
@@ -499,7 +503,7 @@ describe("editPost", () => {
     const post = await createOk(author, "repost me");
     const theRepost = asPost(await repost(reposter, post.id));
     const result = await edit(reposter, theRepost.id, "words");
-    expect(result.fieldErrors).toEqual([{ field: "id", message: "A repost has no text to edit" }]);
+    expect(result.fieldErrors).toEqual([{ field: "postId", message: "A repost has no text to edit" }]);
     expect((await getOk(theRepost.id)).body).toBeNull();
   });
 
@@ -566,7 +570,7 @@ describe("deletePost", () => {
     const [author, other] = await users(2);
     const post = await createOk(author, "still here");
     expect(await del(other, post.id)).toEqual({ __typename: "ForbiddenError", code: "FORBIDDEN", message: "Only the author can change this post." });
-    expect(topLevelError(await api.execute(DeletePost, { input: { id: post.id } })).code).toBe("UNAUTHENTICATED");
+    expect(topLevelError(await api.execute(DeletePost, { input: { postId: post.id } })).code).toBe("UNAUTHENTICATED");
     expect(await getOk(post.id)).toMatchObject({ body: "still here", isDeleted: false });
     expect(await postCount(author)).toBe(1);
     expect(await del(other, globalId("Post", 999_999))).toMatchObject({ __typename: "NotFoundError", code: "NOT_FOUND" });
@@ -978,8 +982,8 @@ describe("relay", () => {
       expect(topLevelError(asQuery).code).toBe("BAD_USER_INPUT");
       const results: Result<unknown>[] = [
         await api.execute(CreatePost, { input: { body: "reply to a user?", replyToId: author.id } }, { as: author }),
-        await api.execute(EditPost, { input: { id: author.id, body: "x" } }, { as: author }),
-        await api.execute(DeletePost, { input: { id: author.id } }, { as: author }),
+        await api.execute(EditPost, { input: { postId: author.id, body: "x" } }, { as: author }),
+        await api.execute(DeletePost, { input: { postId: author.id } }, { as: author }),
         await api.execute(Repost, { input: { postId: author.id } }, { as: author }),
         await api.execute(UndoRepost, { input: { postId: author.id } }, { as: author }),
         await api.execute(LikePost, { input: { postId: author.id } }, { as: author }),
@@ -995,7 +999,7 @@ describe("relay", () => {
         const results: Result<unknown>[] = [
           await api.execute(CreatePost, { input: { body: "reply", replyToId: id } }, { as: author }),
           await api.execute(LikePost, { input: { postId: id } }, { as: author }),
-          await api.execute(DeletePost, { input: { id } }, { as: author }),
+          await api.execute(DeletePost, { input: { postId: id } }, { as: author }),
         ];
         for (const result of results) expect(topLevelError(result).code).toBe("BAD_USER_INPUT");
       }
@@ -1127,7 +1131,7 @@ describe("concurrency", () => {
     const reply = await createOk(bob, "delete me many times", root.id);
     await createOk(bob, "bob keeps this one");
     const results = await Promise.all(
-      [bob, admin, bob, admin, bob, admin, bob, admin].map((as) => api.execute(DeletePost, { input: { id: reply.id } }, { as })),
+      [bob, admin, bob, admin, bob, admin, bob, admin].map((as) => api.execute(DeletePost, { input: { postId: reply.id } }, { as })),
     );
     for (const result of results) expect(asPost(payload(result, "deletePost"))).toMatchObject({ id: reply.id, isDeleted: true });
     expect(await postCount(bob)).toBe(1);
@@ -1144,7 +1148,7 @@ describe("concurrency", () => {
         api.execute(Repost, { input: { postId: post.id } }, { as: user }),
         i % 2 ? api.execute(LikePost, { input: { postId: post.id } }, { as: user }) : api.execute(CreatePost, { input: { body: "me too", replyToId: post.id } }, { as: user }),
       ]);
-      const deleting = api.execute(DeletePost, { input: { id: post.id } }, { as: author });
+      const deleting = api.execute(DeletePost, { input: { postId: post.id } }, { as: author });
       const results = await Promise.all([...racing, deleting]);
       for (const result of results) {
         expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
@@ -1162,8 +1166,8 @@ describe("concurrency", () => {
     for (let round = 0; round < 5; round++) {
       const post = await createOk(author, `edit race ${round}`);
       const [edited, deleted] = await Promise.all([
-        api.execute(EditPost, { input: { id: post.id, body: "edited in the race" } }, { as: author }),
-        api.execute(DeletePost, { input: { id: post.id } }, { as: author }),
+        api.execute(EditPost, { input: { postId: post.id, body: "edited in the race" } }, { as: author }),
+        api.execute(DeletePost, { input: { postId: post.id } }, { as: author }),
       ]);
       expect(["Post", "ValidationError"]).toContain(payload(edited, "editPost").__typename);
       asPost(payload(deleted, "deletePost"));

@@ -194,11 +194,11 @@ describe("follow and unfollow", () => {
     expect(await counters(bob)).toEqual({ followerCount: 0, followingCount: 0 });
   });
 
-  it("forbids a suspended user to follow or unfollow (FORBIDDEN), but lets them read", async () => {
+  it("forbids a suspended user to follow or unfollow (FORBIDDEN); the follow they made stays", async () => {
     const bob = await api.signUp();
     const suspended = await api.signUp({ suspended: true });
     const result = await follow(suspended, bob.id);
-    expectTopLevelError(result, "FORBIDDEN", "Your account is suspended.");
+    expectTopLevelError(result, "FORBIDDEN", "This account is suspended.");
     expect(result.data ?? null).toBeNull();
     expect(await api.db.follow.count({ where: { followerId: suspended.dbId } })).toBe(0);
 
@@ -209,6 +209,7 @@ describe("follow and unfollow", () => {
     expectTopLevelError(await unfollow(later, bob.id), "FORBIDDEN");
     expect(await api.db.follow.count({ where: { followerId: later.dbId } })).toBe(1);
     expect(await counters(bob)).toEqual({ followerCount: 1, followingCount: 0 });
+    await api.db.user.update({ where: { id: later.dbId }, data: { suspendedAt: null } });
     expect(await profile(bob.handle, later)).toMatchObject({ viewerFollows: true, followerCount: 1 });
   });
 

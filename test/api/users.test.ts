@@ -106,7 +106,7 @@ const CreateReadToken = graphql(`
 
 const MUST_LOG_IN = "You must be logged in to do this.";
 const NOT_ALLOWED = "You are not allowed to do this.";
-const SUSPENDED = "Your account is suspended.";
+const SUSPENDED = "This account is suspended.";
 
 let api: TestApi;
 beforeAll(async () => {
@@ -264,7 +264,7 @@ describe("updateProfile", () => {
     const suspended = await api.signUp({ handle: "profile_suspended", suspended: true });
     const before = await userRow(suspended);
     const bySuspended = await api.execute(UpdateProfile, { input: { bio: "still here" } }, { as: suspended });
-    expect(bySuspended.data).toBeNull();
+    expect(bySuspended.data ?? null).toBeNull();
     expect(topLevelError(bySuspended)).toEqual({ message: SUSPENDED, code: "FORBIDDEN" });
     expect(await userRow(suspended)).toEqual(before);
 
@@ -303,7 +303,7 @@ describe("setUserSuspended", () => {
     const target = await api.signUp({ handle: "suspend_target_2" });
     const suspendedAdmin = await api.signUp({ handle: "suspended_admin", role: "ADMIN", suspended: true });
     const bySuspended = await suspend(suspendedAdmin, target.id);
-    expect(bySuspended.data).toBeNull();
+    expect(bySuspended.data ?? null).toBeNull();
     expect(topLevelError(bySuspended)).toEqual({ message: SUSPENDED, code: "FORBIDDEN" });
 
     const byReadToken = await suspend(await readToken(admin), target.id);
@@ -330,9 +330,10 @@ describe("setUserSuspended", () => {
     });
   });
 
-  it("suspends: the user keeps reading but cannot write or log in; unsuspending restores writing", async () => {
+  it("suspends every credential of the user at once, sessions and API tokens, and unsuspending restores them", async () => {
     const target = await api.signUp({ handle: "suspend_target_3" });
     const followee = await api.signUp({ handle: "suspend_followee" });
+    const token = await readToken(target);
     const before = Date.now();
 
     const suspended = await suspend(admin, target.id);
@@ -347,23 +348,24 @@ describe("setUserSuspended", () => {
     expect((await suspend(admin, target.id)).data?.setUserSuspended).toMatchObject({ isSuspended: true });
     expect((await userRow(target)).suspendedAt).toEqual(suspendedAt);
 
-    // Reading still works with the access token the user holds.
-    expect(await api.execute(Viewer, {}, { as: target })).toEqual({
-      status: 200,
-      data: { viewer: { id: target.id, handle: "suspend_target_3", isSuspended: true } },
-    });
-    expect((await api.execute(Profile, { handle: "suspend_followee" }, { as: target })).data?.user).toMatchObject({ handle: "suspend_followee" });
-    expect((await api.execute(Profile, { handle: "suspend_target_3" })).data?.user).toMatchObject({ isSuspended: true });
-
-    // Writing does not.
-    const post = await api.execute(CreatePost, { body: "from a suspended account" }, { as: target });
-    expect(post.data).toBeNull();
-    expect(topLevelError(post)).toEqual({ message: SUSPENDED, code: "FORBIDDEN" });
-    const follow = await api.execute(Follow, { input: { userId: followee.id } }, { as: target });
-    expect(follow.data).toBeNull();
-    expect(topLevelError(follow)).toEqual({ message: SUSPENDED, code: "FORBIDDEN" });
+    // Neither the session's access token nor the API token does anything any more, reads included.
+    for (const as of [target, token]) {
+      for (const result of [
+        await api.execute(Viewer, {}, { as }),
+        await api.execute("{ viewer { sessions(first: 5) { edges { node { id } } } } }", {}, { as }),
+        await api.execute("{ homeTimeline(first: 5) { edges { node { id } } } }", {}, { as }),
+        await api.execute(Profile, { handle: "suspend_followee" }, { as }),
+        await api.execute(CreatePost, { body: "from a suspended account" }, { as }),
+        await api.execute(Follow, { input: { userId: followee.id } }, { as }),
+      ]) {
+        expect(result.data ?? null).toBeNull();
+        expect(topLevelError(result)).toEqual({ message: SUSPENDED, code: "FORBIDDEN" });
+      }
+    }
     expect(await api.db.post.count({ where: { authorId: target.dbId } })).toBe(0);
     expect(await api.db.follow.count({ where: { followerId: target.dbId } })).toBe(0);
+    // Others still see the profile, marked suspended.
+    expect((await api.execute(Profile, { handle: "suspend_target_3" })).data?.user).toMatchObject({ isSuspended: true });
 
     const logIn = await api.execute(LogIn, { input: { login: target.handle, password: target.password } });
     expect(logIn.data?.logIn).toEqual({ __typename: "AuthenticationError", message: "This account is suspended.", code: "UNAUTHENTICATED" });
@@ -380,6 +382,7 @@ describe("setUserSuspended", () => {
       status: 200,
       data: { follow: { __typename: "User", handle: "suspend_followee", followerCount: 1, viewerFollows: true } },
     });
+    expect((await api.execute(Viewer, {}, { as: token })).data?.viewer).toMatchObject({ handle: "suspend_target_3", isSuspended: false });
     expect((await api.execute(LogIn, { input: { login: target.handle, password: target.password } })).data?.logIn).toEqual({
       __typename: "AuthPayload",
     });

@@ -15,6 +15,7 @@ export const testConfig = loadConfig({
   SIGNUPS_PER_IP: "1000000",
   LOGIN_FAILURES_PER_IP: "1000000",
   LOGIN_FAILURES_PER_ACCOUNT: "1000000",
+  LOGIN_FAILURES_PER_ACCOUNT_AND_IP: "1000000",
 });
 
 /** Who sends a request: a signed-up test user, a raw Authorization token, or nobody. */
@@ -33,6 +34,8 @@ export interface TestUser {
 
 export interface Result<R> {
   status: number;
+  /** The response's headers (not enumerable). */
+  headers?: Headers;
   data?: R | null;
   errors?: GraphQLFormattedError[];
 }
@@ -58,17 +61,16 @@ export async function testApi(config: Config = testConfig) {
   async function execute<R, V>(
     document: TypedDocumentNode<R, V> | string,
     variables?: V,
-    options: { as?: As; headers?: Record<string, string> } = {},
+    options: { as?: As; headers?: Record<string, string>; ip?: string } = {},
   ): Promise<Result<R>> {
     const headers: Record<string, string> = { "content-type": "application/json", ...options.headers };
     if (options.as) headers.authorization = `Bearer ${options.as.token}`;
-    const response = await app.fetch("http://chirp.test/graphql", {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ query: typeof document === "string" ? document : print(document), variables }),
-    });
+    const init = { method: "POST", headers, body: JSON.stringify({ query: typeof document === "string" ? document : print(document), variables }) };
+    // Yoga hands the server context to the context factory as a Node request would: the socket's address.
+    const response = await app.fetch("http://chirp.test/graphql", init, { req: { socket: { remoteAddress: options.ip ?? "127.0.0.1" } } });
     const body = (await response.json()) as Omit<Result<R>, "status">;
-    return { status: response.status, ...body };
+    // Not enumerable, so that results still compare with toEqual({ status, data }).
+    return Object.defineProperty({ status: response.status, ...body }, "headers", { value: response.headers, enumerable: false });
   }
 
   /** Runs the operation and returns its result with the SQL statements it sent. */

@@ -2,6 +2,7 @@ import { builder } from "../../builder.js";
 import { AuthenticationError, ForbiddenError, NotFoundError } from "../../errors.js";
 import { intId, uuidId } from "../../graphql/ids.js";
 import type { Context } from "../../context.js";
+import { SIGNS_IN, signedIn } from "./auth.plugin.js";
 import {
   type AuthResult,
   type Client,
@@ -15,9 +16,6 @@ import {
   signUp,
 } from "./auth.service.js";
 
-// Ending sessions is a write a suspended user may still do, but a read-only API token may not.
-const canEndSessions = (_root: unknown, _args: unknown, ctx: Context) => ctx.viewer?.canWrite ?? false;
-
 const client = (ctx: Context): Client => ({ userAgent: ctx.userAgent, ip: ctx.clientIp, rateLimits: ctx.rateLimits });
 
 const TokenScope = builder.enumType("TokenScope", {
@@ -29,7 +27,7 @@ const AuthPayload = builder.objectRef<AuthResult>("AuthPayload").implement({
   fields: (t) => ({
     viewer: t.prismaField({
       type: "User",
-      resolve: (query, auth, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: auth.userId } }),
+      resolve: (query, auth, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: auth.viewer.id } }),
     }),
     accessToken: t.exposeString("accessToken"),
     accessTokenExpiresAt: t.expose("accessTokenExpiresAt", { type: "DateTime" }),
@@ -126,27 +124,41 @@ const CreateApiTokenInput = builder.inputType("CreateApiTokenInput", {
     expiresAt: t.field({ type: "DateTime", required: false, description: "Never expires when omitted." }),
   }),
 });
-const RevokeApiTokenInput = builder.inputType("RevokeApiTokenInput", { fields: (t) => ({ id: t.globalID({ for: ApiToken }) }) });
-const RevokeSessionInput = builder.inputType("RevokeSessionInput", { fields: (t) => ({ id: t.globalID({ for: Session }) }) });
+const RevokeApiTokenInput = builder.inputType("RevokeApiTokenInput", { fields: (t) => ({ apiTokenId: t.globalID({ for: ApiToken }) }) });
+const RevokeSessionInput = builder.inputType("RevokeSessionInput", { fields: (t) => ({ sessionId: t.globalID({ for: Session }) }) });
+
+/** The rest of the request runs as the user the mutation signed in. */
+const signingIn = (ctx: Context) => (result: AuthResult) => {
+  signedIn(ctx, result.viewer);
+  return result;
+};
 
 builder.mutationFields((t) => ({
   signUp: t.field({
     type: AuthPayload,
+    description: "Creates an account and signs in. Works whatever the Authorization header holds.",
+    extensions: SIGNS_IN,
     errors: {},
     args: { input: t.arg({ type: SignUpInput }) },
-    resolve: (_root, { input }, ctx) => signUp(ctx.db, ctx.config, { ...input, displayName: input.displayName ?? undefined }, client(ctx)),
+    resolve: (_root, { input }, ctx) =>
+      signUp(ctx.db, ctx.config, { ...input, displayName: input.displayName ?? undefined }, client(ctx)).then(signingIn(ctx)),
   }),
   logIn: t.field({
     type: AuthPayload,
+    description: "Starts a session. Works whatever the Authorization header holds.",
+    extensions: SIGNS_IN,
     errors: { types: [AuthenticationError] },
     args: { input: t.arg({ type: LogInInput }) },
-    resolve: (_root, { input }, ctx) => logIn(ctx.db, ctx.config, input, client(ctx)),
+    resolve: (_root, { input }, ctx) => logIn(ctx.db, ctx.config, input, client(ctx)).then(signingIn(ctx)),
   }),
   refreshSession: t.field({
     type: AuthPayload,
+    description:
+      "Trades a refresh token for a new pair. Works whatever the Authorization header holds, so a client can send its expired access token along. A refresh token works once; presented again later than REFRESH_TOKEN_REUSE_INTERVAL seconds (30) after its use, it ends the session.",
+    extensions: SIGNS_IN,
     errors: { types: [AuthenticationError] },
     args: { input: t.arg({ type: RefreshSessionInput }) },
-    resolve: (_root, { input }, ctx) => refreshSession(ctx.db, ctx.config, input.refreshToken),
+    resolve: (_root, { input }, ctx) => refreshSession(ctx.db, ctx.config, input.refreshToken).then(signingIn(ctx)),
   }),
   logOut: t.boolean({
     description: "Ends the current session.",
@@ -155,16 +167,16 @@ builder.mutationFields((t) => ({
   }),
   logOutEverywhere: t.int({
     description: "Ends every session of the viewer and returns how many. API tokens stay valid.",
-    authScopes: canEndSessions,
+    authScopes: { writer: true },
     resolve: (_root, _args, ctx) => logOutEverywhere(ctx.db, ctx.viewer!),
   }),
   revokeSession: t.prismaField({
     type: "Session",
     description: "Ends one of the viewer's sessions, e.g. a lost phone.",
-    authScopes: canEndSessions,
+    authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: RevokeSessionInput }) },
-    resolve: (query, _root, { input }, ctx) => revokeSession(ctx.db, ctx.viewer!, uuidId(input.id), query),
+    resolve: (query, _root, { input }, ctx) => revokeSession(ctx.db, ctx.viewer!, uuidId(input.sessionId), query),
   }),
   createApiToken: t.field({
     type: CreatedApiToken,
@@ -178,6 +190,6 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: RevokeApiTokenInput }) },
-    resolve: (query, _root, { input }, ctx) => revokeApiToken(ctx.db, ctx.viewer!, intId(input.id), query),
+    resolve: (query, _root, { input }, ctx) => revokeApiToken(ctx.db, ctx.viewer!, intId(input.apiTokenId), query),
   }),
 }));

@@ -1,18 +1,18 @@
-import { randomUUID } from "node:crypto";
-import type { PrismaClient, TokenScope } from "@prisma/client";
+import type { PrismaClient, Role, TokenScope } from "@prisma/client";
 import { z } from "zod";
 import type { Config } from "../../config.js";
-import type { Viewer } from "../../context.js";
+import type { Viewer } from "./viewer.js";
 import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 import { createUser, handleKey } from "../users/users.service.js";
 import type { SqlReader } from "../../sql/reader.js";
-import type { RateLimits } from "./rate-limits.js";
+import type { RateLimits } from "../../rate-limits.js";
 import {
   API_TOKEN_PREFIX,
   type JwtSettings,
   REFRESH_TOKEN_PREFIX,
   decoyPasswordHash,
   newSecret,
+  newSessionId,
   sha256,
   signAccessToken,
   verifyAccessToken,
@@ -23,33 +23,49 @@ type Db = PrismaClient;
 type AuthConfig = Pick<Config, "jwt">;
 
 const INVALID_LOGIN = "Wrong handle, email or password.";
+const SESSION_ENDED = "The session has ended; log in again.";
+const SUSPENDED = "This account is suspended.";
 // API token lastUsedAt is a hint, not an audit log: refresh it at most this often.
 const LAST_USED_PRECISION_MS = 5 * 60_000;
 
-/** Resolves the Authorization header to a viewer; a present but unusable credential is an error, not anonymity. */
-export async function authenticate(db: Db, reader: SqlReader, jwt: JwtSettings, header: string | null): Promise<Viewer | null> {
-  if (!header) return null;
+/**
+ * Resolves an Authorization header to a viewer; a present but unusable credential is an error, not
+ * anonymity. The one place that applies suspension: every credential of a suspended account, session
+ * or API token, is refused here, so a suspended user can do nothing until unsuspended.
+ */
+export async function authenticate(db: Db, reader: SqlReader, jwt: JwtSettings, header: string): Promise<Viewer> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>".');
   const token = match[1]!;
-  return token.startsWith(API_TOKEN_PREFIX) ? authenticateApiToken(db, token) : authenticateAccessToken(db, reader, jwt, token);
+  const { user, canWrite, sessionId } = token.startsWith(API_TOKEN_PREFIX)
+    ? await apiTokenCredential(db, token)
+    : await accessTokenCredential(db, reader, jwt, token);
+  if (user.suspendedAt) throw new ForbiddenError(SUSPENDED);
+  return { id: user.id, role: user.role, canWrite, sessionId };
+}
+
+interface Credential {
+  user: { id: number; role: Role; suspendedAt: Date | null };
+  canWrite: boolean;
+  sessionId: string | null;
 }
 
 // Every request with an access token runs this: through the SQL reader, it costs one light statement.
-async function authenticateAccessToken(db: Db, reader: SqlReader, jwt: JwtSettings, token: string): Promise<Viewer> {
+async function accessTokenCredential(db: Db, reader: SqlReader, jwt: JwtSettings, token: string): Promise<Credential> {
   const verified = await verifyAccessToken(jwt, token);
   if ("reason" in verified) throw new AuthenticationError(verified.reason);
   const query = {
     where: { id: verified.sessionId },
-    select: { id: true, revokedAt: true, user: { select: { id: true, role: true, suspendedAt: true } } },
+    select: { id: true, revokedAt: true, expiresAt: true, user: { select: { id: true, role: true, suspendedAt: true } } },
   };
   const session = await reader.findFirst("Session", query, (q) => db.session.findUnique(q));
-  if (!session || session.revokedAt) throw new AuthenticationError("The session has ended; log in again.");
-  const { user } = session;
-  return { id: user.id, role: user.role, suspended: user.suspendedAt !== null, canWrite: true, sessionId: session.id };
+  if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) throw new AuthenticationError(SESSION_ENDED);
+  // Only a holder of the signing key could write a token whose subject is not its session's user.
+  if (session.user.id !== verified.userId) throw new AuthenticationError("The access token is invalid.");
+  return { user: session.user, canWrite: true, sessionId: session.id };
 }
 
-async function authenticateApiToken(db: Db, token: string): Promise<Viewer> {
+async function apiTokenCredential(db: Db, token: string): Promise<Credential> {
   const found = await db.apiToken.findUnique({
     where: { tokenHash: sha256(token) },
     select: {
@@ -65,21 +81,15 @@ async function authenticateApiToken(db: Db, token: string): Promise<Viewer> {
   if (!found || found.revokedAt || (found.expiresAt && found.expiresAt.getTime() <= now)) {
     throw new AuthenticationError("The API token is invalid, expired or revoked.");
   }
-  if (!found.lastUsedAt || now - found.lastUsedAt.getTime() > LAST_USED_PRECISION_MS) {
+  if (!found.user.suspendedAt && (!found.lastUsedAt || now - found.lastUsedAt.getTime() > LAST_USED_PRECISION_MS)) {
     await db.apiToken.update({ where: { id: found.id }, data: { lastUsedAt: new Date(now) } });
   }
-  const { user } = found;
-  return {
-    id: user.id,
-    role: user.role,
-    suspended: user.suspendedAt !== null,
-    canWrite: found.scopes.includes("WRITE"),
-    sessionId: null,
-  };
+  return { user: found.user, canWrite: found.scopes.includes("WRITE"), sessionId: null };
 }
 
 export interface AuthResult {
-  userId: number;
+  /** The viewer the new credentials stand for: the rest of the request that signed in runs as them. */
+  viewer: Viewer;
   accessToken: string;
   accessTokenExpiresAt: Date;
   refreshToken: string;
@@ -104,46 +114,50 @@ export async function signUp(db: Db, config: AuthConfig, input: z.input<typeof S
   const parsed = parseInput(SignUpInput, input);
   await client.rateLimits.signUp(client.ip);
   const user = await createUser(db, parsed);
-  return startSession(db, config, user.id, client.userAgent);
+  return startSession(db, config, { id: user.id, role: user.role }, client.userAgent);
 }
 
 const LogInInput = z.object({ login: z.string().trim().min(1, "Enter your handle or email"), password: z.string().min(1, "Enter your password") });
 
+/**
+ * Every attempt is counted before the password is checked, so concurrent guesses cannot all slip
+ * under the limit; a success gives the attempt back. Attempts are counted by the account they name
+ * (its id, however it was typed), by the client's address, and by the two together.
+ */
 export async function logIn(db: Db, config: AuthConfig, input: z.input<typeof LogInInput>, client: Client) {
   const { login, password } = parseInput(LogInInput, input);
-  const account = login.includes("@") ? login.toLowerCase() : handleKey(login);
-  await client.rateLimits.checkLogIn(account, client.ip);
+  const byEmail = login.includes("@");
   const user = await db.user.findFirst({
-    where: login.includes("@") ? { email: account } : { handleKey: account },
-    select: { id: true, passwordHash: true, suspendedAt: true },
+    where: byEmail ? { email: login.toLowerCase() } : { handleKey: handleKey(login) },
+    select: { id: true, role: true, passwordHash: true, suspendedAt: true },
   });
+  // An unknown account is limited by what was typed: guessing which accounts exist is guessing too.
+  const account = user ? `user:${user.id}` : `unknown:${byEmail ? login.toLowerCase() : handleKey(login)}`;
+  await client.rateLimits.logInAttempt(account, client.ip);
   // Verify against a decoy when there is no account, so timing does not tell which handles exist.
   const valid = await verifyPassword(user?.passwordHash ?? (await decoyPasswordHash()), password);
-  if (!user || !valid) {
-    await client.rateLimits.logInFailed(account, client.ip);
-    throw new AuthenticationError(INVALID_LOGIN);
-  }
-  await client.rateLimits.logInSucceeded(account);
-  if (user.suspendedAt) throw new AuthenticationError("This account is suspended.");
-  return startSession(db, config, user.id, client.userAgent);
+  if (!user || !valid) throw new AuthenticationError(INVALID_LOGIN);
+  await client.rateLimits.logInSucceeded(account, client.ip);
+  if (user.suspendedAt) throw new AuthenticationError(SUSPENDED);
+  return startSession(db, config, user, client.userAgent);
 }
 
-async function startSession(db: Db, config: AuthConfig, userId: number, userAgent: string | null): Promise<AuthResult> {
+async function startSession(db: Db, config: AuthConfig, user: { id: number; role: Role }, userAgent: string | null): Promise<AuthResult> {
   const refresh = newSecret(REFRESH_TOKEN_PREFIX);
   const refreshTokenExpiresAt = new Date(Date.now() + config.jwt.refreshTtl * 1000);
   const session = await db.session.create({
     data: {
-      id: randomUUID(),
-      userId,
+      id: newSessionId(),
+      userId: user.id,
       userAgent: userAgent?.slice(0, 500) ?? null,
       expiresAt: refreshTokenExpiresAt,
       refreshTokens: { create: { tokenHash: refresh.hash } },
     },
     select: { id: true },
   });
-  const access = await signAccessToken(config.jwt, userId, session.id);
+  const access = await signAccessToken(config.jwt, user.id, session.id);
   return {
-    userId,
+    viewer: { id: user.id, role: user.role, canWrite: true, sessionId: session.id },
     accessToken: access.token,
     accessTokenExpiresAt: access.expiresAt,
     refreshToken: refresh.secret,
@@ -153,29 +167,31 @@ async function startSession(db: Db, config: AuthConfig, userId: number, userAgen
 
 /**
  * Trades a refresh token for a new pair. Each refresh token works once: presenting a used one means
- * it was stolen or replayed, and the whole session (every token of the family) is revoked.
+ * it was stolen or replayed, and the whole session (every token of the family) is revoked — unless
+ * it was used within the last `refreshReuseSeconds`, which is a client refreshing twice at once
+ * (two requests failing together); that one gets a pair of its own.
  */
 export async function refreshSession(db: Db, config: AuthConfig, refreshToken: string): Promise<AuthResult> {
   const tokenHash = sha256(refreshToken);
   const found = await db.refreshToken.findUnique({
     where: { tokenHash },
     select: {
-      usedAt: true,
-      session: { select: { id: true, revokedAt: true, expiresAt: true, user: { select: { id: true, suspendedAt: true } } } },
+      session: { select: { id: true, revokedAt: true, expiresAt: true, user: { select: { id: true, role: true, suspendedAt: true } } } },
     },
   });
   if (!found) throw new AuthenticationError("The refresh token is invalid.");
   const { session } = found;
-  if (session.revokedAt || session.expiresAt.getTime() <= Date.now()) {
-    throw new AuthenticationError("The session has ended; log in again.");
-  }
+  if (session.revokedAt || session.expiresAt.getTime() <= Date.now()) throw new AuthenticationError(SESSION_ENDED);
   // Refused before rotation: the token stays usable if the account is unsuspended.
-  if (session.user.suspendedAt) throw new AuthenticationError("This account is suspended.");
+  if (session.user.suspendedAt) throw new AuthenticationError(SUSPENDED);
   const next = newSecret(REFRESH_TOKEN_PREFIX);
   const rotated = await db.$transaction(async (tx) => {
     // Only one caller can mark the token used; a second, concurrent or later, is a replay.
     const { count } = await tx.refreshToken.updateMany({ where: { tokenHash, usedAt: null }, data: { usedAt: new Date() } });
-    if (count === 0) return false;
+    if (count === 0) {
+      const { usedAt } = await tx.refreshToken.findUniqueOrThrow({ where: { tokenHash }, select: { usedAt: true } });
+      if (!usedAt || Date.now() - usedAt.getTime() > config.jwt.refreshReuseSeconds * 1000) return false;
+    }
     await tx.refreshToken.create({ data: { tokenHash: next.hash, sessionId: session.id } });
     await tx.session.update({ where: { id: session.id }, data: { lastUsedAt: new Date() } });
     return true;
@@ -186,7 +202,7 @@ export async function refreshSession(db: Db, config: AuthConfig, refreshToken: s
   }
   const access = await signAccessToken(config.jwt, session.user.id, session.id);
   return {
-    userId: session.user.id,
+    viewer: { id: session.user.id, role: session.user.role, canWrite: true, sessionId: session.id },
     accessToken: access.token,
     accessTokenExpiresAt: access.expiresAt,
     refreshToken: next.secret,

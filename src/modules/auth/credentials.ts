@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hash, verify } from "@node-rs/argon2";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { v7 as uuidv7 } from "uuid";
+import { MAX_INT_ID, UUID } from "../../graphql/ids.js";
 
 // OWASP's argon2id recommendation: 19 MiB of memory, 2 iterations, 1 degree of parallelism.
 const ARGON2 = { algorithm: 2 /* Algorithm.Argon2id: a const enum, not importable under isolatedModules */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -20,6 +22,9 @@ export function newSecret(prefix: string) {
   const secret = prefix + randomBytes(32).toString("base64url");
   return { secret, hash: sha256(secret) };
 }
+
+/** Session ids are UUIDv7: they sort by creation, so lists of sessions page by id like every other list. */
+export const newSessionId = () => uuidv7();
 
 export const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
@@ -64,16 +69,22 @@ const EXPIRED = { reason: "The access token has expired; refresh the session." }
  * WebCrypto at about 0.2 ms of CPU, a fifth of an authenticated request's fixed cost. The session
  * itself is still read on every request, so revocation stays immediate. Oldest entries go first.
  */
-const verifiedTokens = new WeakMap<JwtSettings, Map<string, { sessionId: string; expiresAt: number }>>();
+const verifiedTokens = new WeakMap<JwtSettings, Map<string, VerifiedToken>>();
 const VERIFIED_TOKENS_KEPT = 10_000;
 
-/** Returns the session id of a valid access token, or a reason it is not valid. */
-export async function verifyAccessToken(jwt: JwtSettings, token: string): Promise<{ sessionId: string } | { reason: string }> {
+interface VerifiedToken {
+  sessionId: string;
+  userId: number;
+  expiresAt: number;
+}
+
+/** Returns the session and user of a valid access token, or a reason it is not valid. */
+export async function verifyAccessToken(jwt: JwtSettings, token: string): Promise<Omit<VerifiedToken, "expiresAt"> | { reason: string }> {
   let verified = verifiedTokens.get(jwt);
   if (!verified) verifiedTokens.set(jwt, (verified = new Map()));
   const known = verified.get(token);
   if (known) {
-    if (known.expiresAt > Date.now()) return { sessionId: known.sessionId };
+    if (known.expiresAt > Date.now()) return known;
     verified.delete(token);
     return EXPIRED;
   }
@@ -84,10 +95,14 @@ export async function verifyAccessToken(jwt: JwtSettings, token: string): Promis
       audience: jwt.audience,
       requiredClaims: ["sub", "sid", "exp"],
     });
-    if (typeof payload.sid !== "string") return { reason: "The access token is malformed." };
+    const userId = /^[1-9]\d{0,9}$/.test(payload.sub!) ? Number(payload.sub) : 0;
+    if (typeof payload.sid !== "string" || !UUID.test(payload.sid) || userId > MAX_INT_ID || userId === 0) {
+      return { reason: "The access token is malformed." };
+    }
     if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
-    verified.set(token, { sessionId: payload.sid, expiresAt: payload.exp! * 1000 });
-    return { sessionId: payload.sid };
+    const entry = { sessionId: payload.sid, userId, expiresAt: payload.exp! * 1000 };
+    verified.set(token, entry);
+    return entry;
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return EXPIRED;
     return { reason: "The access token is invalid." };

@@ -90,10 +90,10 @@ const CreatePostInput = builder.inputType("CreatePostInput", {
   }),
 });
 const EditPostInput = builder.inputType("EditPostInput", {
-  fields: (t) => ({ id: t.globalID({ for: Post }), body: t.string() }),
+  fields: (t) => ({ postId: t.globalID({ for: Post }), body: t.string() }),
 });
 const PostIdInput = (name: string) => builder.inputType(name, { fields: (t) => ({ postId: t.globalID({ for: Post }) }) });
-const DeletePostInput = builder.inputType("DeletePostInput", { fields: (t) => ({ id: t.globalID({ for: Post }) }) });
+const DeletePostInput = PostIdInput("DeletePostInput");
 const RepostInput = PostIdInput("RepostInput");
 const UndoRepostInput = PostIdInput("UndoRepostInput");
 const LikePostInput = PostIdInput("LikePostInput");
@@ -113,7 +113,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: EditPostInput }) },
-    resolve: (query, _root, { input }, ctx) => editPost(ctx.db, ctx.viewer!, intId(input.id), input.body, query),
+    resolve: (query, _root, { input }, ctx) => editPost(ctx.db, ctx.viewer!, intId(input.postId), input.body, query),
   }),
   deletePost: t.prismaField({
     type: "Post",
@@ -121,7 +121,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: DeletePostInput }) },
-    resolve: (query, _root, { input }, ctx) => deletePost(ctx.db, ctx.viewer!, intId(input.id), query),
+    resolve: (query, _root, { input }, ctx) => deletePost(ctx.db, ctx.viewer!, intId(input.postId), query),
   }),
   repost: t.prismaField({
     type: "Post",

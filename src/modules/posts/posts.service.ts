@@ -1,6 +1,6 @@
 import { Prisma, type PrismaClient } from "@prisma/client";
 import { z } from "zod";
-import type { Viewer } from "../../context.js";
+import type { Viewer } from "../auth/viewer.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 
 type Db = PrismaClient;
@@ -71,9 +71,9 @@ async function findOwnPost(db: Pick<Db, "post">, viewer: Viewer, id: number, all
 export async function editPost<Q extends object>(db: Db, viewer: Viewer, id: number, body: string, query: Q) {
   const parsed = parseInput(z.object({ body: Body }), { body }).body;
   const post = await findOwnPost(db, viewer, id, false);
-  if (post.repostOfId !== null) throw ValidationError.of("id", "A repost has no text to edit");
+  if (post.repostOfId !== null) throw ValidationError.of("postId", "A repost has no text to edit");
   return db.$transaction(async (tx) => {
-    if ((await lockPost(tx, id)).deleted) throw ValidationError.of("id", "A deleted post cannot be edited");
+    if ((await lockPost(tx, id)).deleted) throw ValidationError.of("postId", "A deleted post cannot be edited");
     return tx.post.update({ ...query, where: { id }, data: { body: parsed, editedAt: new Date() } });
   });
 }

@@ -1,5 +1,5 @@
 import type { PrismaClient } from "@prisma/client";
-import type { Viewer } from "../../context.js";
+import type { Viewer } from "../auth/viewer.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 
 /** Following twice is a no-op; so is unfollowing someone one does not follow. Returns the other user. */

@@ -127,7 +127,8 @@ builder.mutationFields((t) => ({
   }),
   setUserSuspended: t.prismaField({
     type: "User",
-    description: "Admins only. A suspended user can read but cannot log in, refresh a session or write.",
+    description:
+      "Admins only. Suspension takes effect at once for every credential of the account: requests with its sessions' access tokens or its API tokens are refused (FORBIDDEN), and it cannot log in or refresh a session. Lifting it makes the same credentials work again.",
     // An admin's read-only API token reads; it does not suspend anyone.
     authScopes: { $all: { admin: true, writer: true } },
     errors: { types: [NotFoundError, ForbiddenError] },

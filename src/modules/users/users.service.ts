@@ -1,6 +1,6 @@
 import { Prisma, type PrismaClient } from "@prisma/client";
 import { z } from "zod";
-import type { Viewer } from "../../context.js";
+import type { Viewer } from "../auth/viewer.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 import { hashPassword } from "../auth/credentials.js";
 
@@ -50,7 +50,7 @@ export async function createUser(db: Db, input: z.input<typeof NewUser>) {
         displayName: displayName ?? handle,
         passwordHash: await hashPassword(password),
       },
-      select: { id: true },
+      select: { id: true, role: true },
     });
   } catch (error) {
     // Lost a race with another sign-up between the check and the insert.
@@ -75,10 +75,7 @@ export async function updateProfile<Q extends object>(db: Db, viewer: Viewer, in
   return db.user.update({ ...query, where: { id: viewer.id }, data: changes });
 }
 
-/**
- * A suspended user keeps reading with the credentials they hold, cannot write, log in or refresh a
- * session, so their access ends when the current access token expires.
- */
+/** Suspends or reinstates a user; authentication applies it to every credential of theirs at once. */
 export async function setSuspended<Q extends object>(db: Db, admin: Viewer, userId: number, suspended: boolean, query: Q) {
   if (userId === admin.id) throw new ForbiddenError("You cannot suspend yourself.");
   const user = await db.user.findUnique({ where: { id: userId }, select: { id: true, suspendedAt: true } });

@@ -1,0 +1,66 @@
+import { randomUUID } from "node:crypto";
+import { getOperationAST } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { Context } from "../context.js";
+import type { Logger } from "../logger.js";
+
+interface RequestLog {
+  id: string;
+  log: Logger;
+  startedAt: number;
+  operation?: string;
+  userId?: number;
+  codes: Set<string>;
+}
+
+const requests = new WeakMap<Request, RequestLog>();
+
+/** A request id a proxy in front may have set (nginx's $request_id, a load balancer's trace id). */
+const FORWARDED_ID = /^[\w.:-]{1,64}$/;
+
+/** The logger of a request, whose lines carry its id; the server's own for a request this plugin did not see. */
+export const requestLogger = (request: Request, fallback: Logger) => requests.get(request)?.log ?? fallback;
+
+/** Records an error code the response carries, for the request's log line. */
+export const noteErrorCode = (request: Request, code: string) => requests.get(request)?.codes.add(code);
+
+/**
+ * Gives every request an id (the X-Request-Id it came with, or a new one), returned as X-Request-Id
+ * and carried by every log line of the request, and logs one line when it is answered: method,
+ * path, status, duration, operation name, the viewer and the error codes. Never the query string,
+ * variables or error messages: those are the client's input and can hold passwords and tokens.
+ * Answers with errors log at info; the rest at debug. Chirp's own faults are logged on their own, at error.
+ */
+export function useRequestLog(logger: Logger): Plugin<Context> {
+  return {
+    onRequest({ request }) {
+      const forwarded = request.headers.get("x-request-id");
+      const id = forwarded && FORWARDED_ID.test(forwarded) ? forwarded : randomUUID();
+      requests.set(request, { id, log: logger.child({ reqId: id }), startedAt: performance.now(), codes: new Set() });
+    },
+    onExecute({ args }) {
+      const entry = requests.get(args.contextValue.request);
+      if (!entry) return;
+      entry.operation = getOperationAST(args.document, args.operationName)?.name?.value;
+      return { onExecuteDone: () => void (entry.userId = args.contextValue.viewer?.id) };
+    },
+    onResponse({ request, response }) {
+      const entry = requests.get(request);
+      if (!entry) return;
+      response.headers.set("x-request-id", entry.id);
+      const failed = response.status >= 400 || entry.codes.size > 0;
+      entry.log[failed ? "info" : "debug"](
+        {
+          method: request.method,
+          path: new URL(request.url).pathname,
+          status: response.status,
+          ms: Math.round((performance.now() - entry.startedAt) * 10) / 10,
+          operation: entry.operation?.slice(0, 100),
+          userId: entry.userId,
+          codes: entry.codes.size > 0 ? [...entry.codes] : undefined,
+        },
+        "request",
+      );
+    },
+  };
+}

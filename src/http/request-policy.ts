@@ -1,0 +1,72 @@
+import { GraphQLError } from "graphql";
+import type { Plugin } from "graphql-yoga";
+
+/**
+ * The headers that mark a multipart request as sent by a program, not a cross-site form: a browser
+ * adds neither without a CORS preflight. The first is Yoga's CSRF-prevention header, the second
+ * Apollo's (apollo-upload-client sends it).
+ */
+export const CSRF_HEADERS = ["x-graphql-yoga-csrf", "apollo-require-preflight"] as const;
+
+const badRequest = (message: string, status: number) =>
+  new GraphQLError(message, { extensions: { code: "BAD_REQUEST", http: { status } } });
+
+/**
+ * What a POST to the API may be: JSON, or multipart (uploads) with a CSRF-prevention header.
+ * Form-encoded and text/plain bodies are refused, since a browser sends them cross-site without
+ * asking. Bodies are bounded before they are parsed, while they stream in.
+ */
+export function useRequestPolicy({ bodyLimit }: { bodyLimit: number }): Plugin {
+  return {
+    onRequestParse({ request, setRequestParser }) {
+      if (request.method !== "POST") return;
+      const type = request.headers.get("content-type")?.split(/[;,]/)[0]?.trim().toLowerCase() ?? "";
+      const length = request.headers.get("content-length");
+      if (length !== null && Number(length) > bodyLimit) throw tooLarge(bodyLimit);
+      if (type === "application/json" || type === "application/graphql+json") {
+        setRequestParser((req) => parseJson(req, bodyLimit));
+      } else if (type === "multipart/form-data") {
+        if (!CSRF_HEADERS.some((header) => request.headers.has(header))) {
+          throw badRequest(`A multipart request needs the ${CSRF_HEADERS[0]} header (any value), so that a cross-site form cannot send one.`, 403);
+        }
+        // Yoga reads a multipart body whole: without a length it could not be bounded first.
+        if (length === null) throw badRequest("A multipart request needs a Content-Length.", 411);
+      } else {
+        throw badRequest("Send the request body as application/json.", 415);
+      }
+    },
+  };
+}
+
+const tooLarge = (limit: number) => badRequest(`The request body is larger than ${limit} bytes.`, 413);
+
+async function parseJson(request: Request, limit: number) {
+  const text = await readText(request, limit);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badRequest("The request body is not valid JSON.", 400);
+  }
+  if (body === null || typeof body !== "object") throw badRequest("The request body must be a JSON object.", 400);
+  return body as Record<string, unknown>;
+}
+
+/** The body as text, refused as soon as it passes `limit` bytes (a chunked body has no length to check first). */
+async function readText(request: Request, limit: number) {
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}

@@ -1,0 +1,72 @@
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimitedError } from "./errors.js";
+
+export interface RateLimitSettings {
+  /** Failed log-ins in a row allowed for one account from one client address, in the window. */
+  loginFailuresPerAccountAndIp: number;
+  /** Failed log-ins allowed per account from all addresses in the window. */
+  loginFailuresPerAccount: number;
+  /** Failed log-ins allowed per client address across accounts in the window. */
+  loginFailuresPerIp: number;
+  /** Sign-ups allowed per client address in the window. */
+  signUpsPerIp: number;
+  windowSeconds: number;
+}
+
+/**
+ * Counters that slow password guessing and sign-up floods, after rate-limiter-flexible's guide to
+ * protecting a log-in: an attempt is counted before its password is checked and given back when it
+ * succeeds. The tight limit is per account and address together, so a guesser locks out only
+ * themselves; the looser ones per address and per account stop guessing across many accounts or
+ * from many addresses. They live in this process's memory: several instances each count on their own.
+ */
+export class RateLimits {
+  private readonly logInByAccountAndIp: RateLimiterMemory;
+  private readonly logInByAccount: RateLimiterMemory;
+  private readonly logInByIp: RateLimiterMemory;
+  private readonly signUpByIp: RateLimiterMemory;
+
+  constructor(settings: RateLimitSettings) {
+    const duration = settings.windowSeconds;
+    this.logInByAccountAndIp = new RateLimiterMemory({ keyPrefix: "login-account-ip", points: settings.loginFailuresPerAccountAndIp, duration });
+    this.logInByAccount = new RateLimiterMemory({ keyPrefix: "login-account", points: settings.loginFailuresPerAccount, duration });
+    this.logInByIp = new RateLimiterMemory({ keyPrefix: "login-ip", points: settings.loginFailuresPerIp, duration });
+    this.signUpByIp = new RateLimiterMemory({ keyPrefix: "signup-ip", points: settings.signUpsPerIp, duration });
+  }
+
+  /**
+   * Counts a log-in attempt for `account` (a stable key: its id, not what was typed) from `ip`, or
+   * throws RateLimitedError. The tightest counter goes first, so a refused guesser spends no more of
+   * the account's or the address's shared allowance.
+   */
+  async logInAttempt(account: string, ip: string) {
+    await consume(this.logInByAccountAndIp, pairKey(account, ip), "Too many failed log-ins");
+    await consume(this.logInByIp, ip, "Too many failed log-ins from this address");
+    await consume(this.logInByAccount, account, "Too many failed log-ins for this account");
+  }
+
+  /** The attempt was right: the run of failures ends and the attempt is given back. */
+  async logInSucceeded(account: string, ip: string) {
+    await Promise.all([
+      this.logInByAccountAndIp.delete(pairKey(account, ip)),
+      this.logInByIp.reward(ip, 1),
+      this.logInByAccount.reward(account, 1),
+    ]);
+  }
+
+  async signUp(ip: string) {
+    await consume(this.signUpByIp, ip, "Too many sign-ups from this address");
+  }
+}
+
+const pairKey = (account: string, ip: string) => `${account}|${ip}`;
+
+async function consume(limiter: RateLimiterMemory, key: string, what: string) {
+  try {
+    await limiter.consume(key);
+  } catch (error) {
+    if (!(error instanceof RateLimiterRes)) throw error;
+    const seconds = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
+    throw new RateLimitedError(`${what}; try again in ${seconds} seconds.`, seconds);
+  }
+}
