@@ -67,7 +67,7 @@ const ARMOR_LIMIT = /^Syntax Error: ((?:Query depth|Aliases|Directives|Token) li
 /**
  * Every error of an answer leaves with a code from ERROR_CODES. graphql-js reports a malformed
  * request without one: variable values are the caller's input (BAD_USER_INPUT), a missing or
- * unknown operation the request's shape (BAD_REQUEST). Anything else without a known code is a bug:
+ * unknown operation name OPERATION_RESOLUTION_FAILURE (Apollo's code, as Yoga gives it). Anything else without a known code is a bug:
  * masked and logged. The unexpected errors of the answer are logged here, with the request's id.
  */
 export function useErrorCodes(logger: Logger): Plugin {
@@ -79,7 +79,7 @@ export function useErrorCodes(logger: Logger): Plugin {
       result = new GraphQLError(armor[1]!, { nodes: error.nodes, extensions: { code: /^Token/.test(armor[1]!) ? "GRAPHQL_PARSE_FAILED" : "GRAPHQL_VALIDATION_FAILED" } });
     } else if (typeof code !== "string") {
       if (/^Variable "\$/.test(error.message)) result = recoded(error, "BAD_USER_INPUT");
-      else if (/^(Must provide (an operation|operation name)|Unknown operation named)/.test(error.message)) result = recoded(error, "BAD_REQUEST");
+      else if (/^(Must provide (an operation|operation name)|Unknown operation named)/.test(error.message)) result = recoded(error, "OPERATION_RESOLUTION_FAILURE");
       else result = masked(error);
     } else if (!KNOWN_CODES.has(code)) {
       result = masked(error);

@@ -3,9 +3,9 @@ import { type GraphQLFormattedError, print } from "graphql";
 import { expect } from "vitest";
 import { createApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
-import { createLogger } from "../../src/logger.js";
 import { graphql } from "../gql/index.js";
 import { sqlLog, workerDatabase } from "./database.js";
+import { recordSecrets, secrets, testLogger } from "./logs.js";
 
 export const testConfig = loadConfig({
   NODE_ENV: "test",
@@ -55,7 +55,7 @@ export const DEFAULT_PASSWORD = "correct horse battery";
 /** The app and its database for one test file; call in the file's top level or a beforeAll. */
 export async function testApi(config: Config = testConfig) {
   const { db } = await workerDatabase();
-  const app = createApp({ db: db.prisma, reader: db.reader, config, logger: createLogger("silent") });
+  const app = createApp({ db: db.prisma, reader: db.reader, config, logger: testLogger() });
   let handles = 0;
 
   async function execute<R, V>(
@@ -65,10 +65,13 @@ export async function testApi(config: Config = testConfig) {
   ): Promise<Result<R>> {
     const headers: Record<string, string> = { "content-type": "application/json", ...options.headers };
     if (options.as) headers.authorization = `Bearer ${options.as.token}`;
+    recordSecrets({ token: headers.authorization?.replace(/^\S+\s*/, "") });
+    recordSecrets(variables);
     const init = { method: "POST", headers, body: JSON.stringify({ query: typeof document === "string" ? document : print(document), variables }) };
     // Yoga hands the server context to the context factory as a Node request would: the socket's address.
     const response = await app.fetch("http://chirp.test/graphql", init, { req: { socket: { remoteAddress: options.ip ?? "127.0.0.1" } } });
     const body = (await response.json()) as Omit<Result<R>, "status">;
+    recordSecrets(body.data);
     // Not enumerable, so that results still compare with toEqual({ status, data }).
     return Object.defineProperty({ status: response.status, ...body }, "headers", { value: response.headers, enumerable: false });
   }
