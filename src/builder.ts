@@ -8,6 +8,8 @@ import type { Context } from "./context.js";
 import { ValidationError } from "./errors.js";
 import PrismaTypes, { getDatamodel } from "./generated/pothos-prisma-types.js";
 import { badUserInput, forbidden, unauthenticated } from "./graphql/errors.js";
+import { decodeGlobalId } from "./graphql/ids.js";
+import InputChecksPlugin from "./graphql/input-checks.js";
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -20,7 +22,8 @@ export const builder = new SchemaBuilder<{
   DefaultInputFieldRequiredness: true;
 }>({
   // Scope auth first: its errors are top-level (UNAUTHENTICATED / FORBIDDEN), not typed results.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin],
+  // Input checks last: their argument mapper runs before plugin-relay's, which decodes the IDs they checked.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, InputChecksPlugin],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {
@@ -49,16 +52,16 @@ export const builder = new SchemaBuilder<{
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
     decodeGlobalID: (globalID) => {
-      const decoded = Buffer.from(globalID, "base64").toString("utf8");
-      const separator = decoded.indexOf(":");
-      const typename = decoded.slice(0, separator);
-      if (separator <= 0 || !isNodeType(typename)) throw badUserInput(`Invalid ID: ${JSON.stringify(globalID)}`);
-      return { typename, id: decoded.slice(separator + 1) };
+      const decoded = decodeGlobalId(globalID);
+      if (!decoded) throw badUserInput("Not a valid ID.");
+      return decoded;
     },
   },
   errors: {
     defaultTypes: [ValidationError],
     directResult: true,
+    // A bad argument (InputChecksPlugin) is a typed ValidationError of a mutation, not a top-level error.
+    unsafelyHandleInputErrors: true,
     defaultUnionOptions: {
       name: ({ fieldName }) => `${fieldName[0]!.toUpperCase()}${fieldName.slice(1)}Result`,
     },
@@ -67,14 +70,6 @@ export const builder = new SchemaBuilder<{
     },
   },
 });
-
-/** Whether an ID's type name is one of our Node types (anything else would reach Pothos as a schema error). */
-function isNodeType(typename: string) {
-  if (!builder.configStore.hasImplementation(typename)) return false;
-  const config = builder.configStore.getTypeConfig(typename);
-  const nodeRef: unknown = builder.nodeInterfaceRef();
-  return config.kind === "Object" && (config.interfaces as unknown[]).includes(nodeRef);
-}
 
 builder.queryType({});
 builder.mutationType({});

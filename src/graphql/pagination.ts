@@ -1,18 +1,31 @@
+import type { Prisma } from "@prisma/client";
+import { badUserInput } from "./errors.js";
+import { KEY_PARSERS, keyKindOf } from "./ids.js";
+
 /**
- * Turns the query Pothos builds for a connection over a list ordered by `id` into a keyset page.
- * Prisma's own `cursor` looks the cursor's row up first, so the page after a row deleted meanwhile
- * (an unlike, an unfollow, an undone repost) would come back empty. The sign of `take` gives the
- * direction (negative: `last`/`before`); useConnectionArgs has already checked the cursor holds an id.
+ * Turns the query Pothos builds for a connection over a model's rows ordered by `id` into a keyset
+ * page. Prisma's own `cursor` looks the cursor's row up first, so the page after a row deleted
+ * meanwhile (an unlike, an unfollow, an undone repost) would come back empty. The sign of `take`
+ * gives the direction (negative: `last`/`before`). The cursor must hold a key of `model`, checked
+ * here, before the query is built into any statement; the `where` of the query and `where` are kept.
  */
-export function keysetPage<Q extends { cursor?: { id?: unknown }; take?: number; skip?: number }, W extends object>(
+export function keysetPage<Q extends { cursor?: { id?: unknown }; take?: number; skip?: number; where?: object }, W extends object>(
+  model: Prisma.ModelName,
   { cursor, skip: _skip, ...query }: Q,
   order: "asc" | "desc",
   where?: W,
 ) {
-  if (!cursor) return { ...query, skip: 0, where };
+  const conditions: object[] = [query.where, where].filter((w): w is object => w !== undefined);
   const backward = (query.take ?? 0) < 0;
-  // Forward through an ascending list, or backward through a descending one, goes to greater ids.
-  const greater = backward === (order === "desc");
-  const beyond = { id: greater ? { gt: cursor.id as number } : { lt: cursor.id as number } };
-  return { ...query, skip: 0, where: where ? { AND: [where, beyond] } : beyond };
+  if (cursor) {
+    const kind = keyKindOf(model);
+    // Pothos writes a number key as a number cursor and a uuid as a string one: anything else is not ours.
+    const written = kind === "uuid" ? typeof cursor.id === "string" : typeof cursor.id === "number";
+    const key = kind && written ? KEY_PARSERS[kind](String(cursor.id)) : null;
+    if (key === null) throw badUserInput(`\`${backward ? "before" : "after"}\` is not a cursor of this list.`);
+    // Forward through an ascending list, or backward through a descending one, goes to greater ids.
+    const greater = backward === (order === "desc");
+    conditions.push({ id: greater ? { gt: key } : { lt: key } });
+  }
+  return { ...query, skip: 0, where: conditions.length > 1 ? { AND: conditions } : conditions[0] };
 }

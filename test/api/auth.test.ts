@@ -706,12 +706,16 @@ describe("sessions", () => {
     expect((await sessionRow(other.sessionId)).revokedAt).toBeNull();
   });
 
-  it("rejects an ID of another type or a malformed one as BAD_USER_INPUT", async () => {
+  it("answers an ID of another type or a malformed one with a ValidationError on sessionId", async () => {
     const user = await api.signUp({ handle: "bad_session_id" });
-    for (const id of [user.id, globalId("Session", "not-a-uuid"), "not-base64!!"]) {
-      const result = await api.execute(RevokeSession, { input: { sessionId: id } }, { as: user });
-      expect(result.data).toBeNull();
-      expect(topLevelError(result).code).toBe("BAD_USER_INPUT");
+    for (const [id, message] of [
+      [user.id, "Not the ID of a Session"],
+      [globalId("Session", "not-a-uuid"), "Not a valid ID"],
+      ["not-base64!!", "Not a valid ID"],
+    ]) {
+      const result = await api.execute(RevokeSession, { input: { sessionId: id! } }, { as: user });
+      expect(result.errors).toBeUndefined();
+      expect(result.data?.revokeSession).toMatchObject({ __typename: "ValidationError", message: `sessionId: ${message}` });
     }
   });
 });

@@ -20,7 +20,7 @@ const raw = (body: string, headers: Record<string, string> = {}) =>
 const send = (query: string, variables?: unknown, headers?: Record<string, string>) => raw(JSON.stringify({ query, variables }), headers);
 
 /** Client mistakes, each carrying secrets in its variables, literals or body. */
-const corpus: [string, () => Promise<Response>][] = [
+const corpus: [string, () => Response | Promise<Response>][] = [
   ["a variable of the wrong type", () => send("mutation L($i: LogInInput!) { logIn(input: $i) { __typename } }", { i: { login: EMAIL, password: 42 } })],
   ["a missing input field", () => send("mutation L($i: LogInInput!) { logIn(input: $i) { __typename } }", { i: { password: PASSWORD } })],
   ["an unknown input field", () => send("mutation L($i: LogInInput!) { logIn(input: $i) { __typename } }", { i: { login: EMAIL, password: PASSWORD, extra: REFRESH } })],

@@ -932,7 +932,7 @@ describe("relay", () => {
     expect((await api.execute(Node, { id: globalId("Post", 999_999) })).data).toEqual({ node: null });
   });
 
-  describe("malformed IDs are the caller's input (BAD_USER_INPUT), never an unexpected error", () => {
+  describe("malformed IDs are the caller's input (BAD_USER_INPUT, a ValidationError in mutations), never an unexpected error", () => {
     let author: TestUser;
     let postId: string;
     beforeAll(async () => {
@@ -989,10 +989,18 @@ describe("relay", () => {
         await api.execute(LikePost, { input: { postId: author.id } }, { as: author }),
         await api.execute(UnlikePost, { input: { postId: author.id } }, { as: author }),
       ];
-      for (const result of results) expect(topLevelError(result).code).toBe("BAD_USER_INPUT");
+      for (const result of results) expectIdError(result, "Not the ID of a Post");
       expect(await api.db.post.count({ where: { authorId: author.dbId } })).toBe(1);
       expect(await api.db.like.count({ where: { userId: author.dbId } })).toBe(0);
     });
+
+    /** A mutation's typed ValidationError for its one ID field (replyToId or postId). */
+    function expectIdError(result: Result<unknown>, message: string) {
+      expect(result.errors, JSON.stringify(result)).toBeUndefined();
+      const payload = Object.values(result.data as Record<string, { __typename: string; message?: string }>)[0]!;
+      expect(payload.__typename).toBe("ValidationError");
+      expect(payload.message).toMatch(new RegExp(`^(replyToId|postId): ${message}$`));
+    }
 
     it("malformed IDs in mutation inputs", async () => {
       for (const id of [malformed().garbage, malformed()["Post:abc"], malformed()["Post: too large"]]) {
@@ -1001,7 +1009,7 @@ describe("relay", () => {
           await api.execute(LikePost, { input: { postId: id } }, { as: author }),
           await api.execute(DeletePost, { input: { postId: id } }, { as: author }),
         ];
-        for (const result of results) expect(topLevelError(result).code).toBe("BAD_USER_INPUT");
+        for (const result of results) expectIdError(result, "Not a valid ID");
       }
       expect(await api.db.post.count({ where: { authorId: author.dbId } })).toBe(1);
     });

@@ -172,12 +172,12 @@ describe("follow and unfollow", () => {
     expect(await counters(alice)).toEqual({ followerCount: 0, followingCount: 0 });
   });
 
-  it("rejects an ID that is malformed or names another type with BAD_USER_INPUT", async () => {
+  it("answers an ID that is malformed or names another type with a ValidationError on userId", async () => {
     const alice = await api.signUp();
     for (const userId of ["not an id", globalId("Post", 1), globalId("User", "abc"), globalId("User", "99999999999")]) {
       const result = await follow(alice, userId);
-      expectTopLevelError(result, "BAD_USER_INPUT");
-      expect(result.data ?? null).toBeNull();
+      expect(result.errors).toBeUndefined();
+      expect(result.data?.follow).toMatchObject({ __typename: "ValidationError", code: "BAD_USER_INPUT", message: expect.stringMatching(/^userId: Not (a valid ID|the ID of a User)$/) });
     }
     expect(await api.db.follow.count({ where: { followerId: alice.dbId } })).toBe(0);
   });
@@ -485,13 +485,14 @@ describe("followers and following connections", () => {
   ];
   it.each(badPages)("rejects %s with BAD_USER_INPUT", async (_name, vars) => {
     const results = [
-      await api.execute(Followers, { handle: target.handle, ...vars }),
-      await api.execute(Following, { handle: target.handle, ...vars }),
+      await api.executeCounted(Followers, { handle: target.handle, ...vars }),
+      await api.executeCounted(Following, { handle: target.handle, ...vars }),
     ];
     for (const result of results) {
       expectTopLevelError(result, "BAD_USER_INPUT");
-      // Rejected before execution: no SQL ran and there is no data.
-      expect(result.data).toBeUndefined();
+      // Rejected before any SQL ran: page sizes before execution, a cursor's key as the query is built.
+      expect(result.statements).toEqual([]);
+      expect(result.data?.user ?? null).toBeNull();
     }
   });
 });

@@ -467,27 +467,26 @@ describe("malformed global IDs", () => {
     expect(result.data ?? null).toBeNull();
   });
 
-  it.each(malformed)("follow and unfollow reject %s as BAD_USER_INPUT", async (_, id) => {
-    const follow = await api.execute(Follow, { input: { userId: id } }, { as: user });
-    expectBadUserInput(follow);
-    expect(follow.data ?? null).toBeNull();
-    const unfollow = await api.execute(Unfollow, { input: { userId: id } }, { as: user });
-    expectBadUserInput(unfollow);
-    expect(unfollow.data ?? null).toBeNull();
+  /** A mutation's typed ValidationError on `userId`. */
+  function expectUserIdError(result: Result<unknown>, message: string) {
+    expect(result.errors, JSON.stringify(result)).toBeUndefined();
+    const payload = Object.values(result.data as Record<string, unknown>)[0];
+    expect(payload).toMatchObject({ __typename: "ValidationError", code: "BAD_USER_INPUT", message: `userId: ${message}` });
+  }
+
+  it.each(malformed)("follow and unfollow answer %s with a ValidationError on userId", async (_, id) => {
+    expectUserIdError(await api.execute(Follow, { input: { userId: id } }, { as: user }), "Not a valid ID");
+    expectUserIdError(await api.execute(Unfollow, { input: { userId: id } }, { as: user }), "Not a valid ID");
     expect(await api.db.follow.count({ where: { followerId: user.dbId } })).toBe(0);
   });
 
-  it.each(malformed)("setUserSuspended rejects %s as BAD_USER_INPUT", async (_, id) => {
-    const result = await api.execute(SetSuspended, { input: { userId: id, suspended: true } }, { as: admin });
-    expectBadUserInput(result);
-    expect(result.data ?? null).toBeNull();
+  it.each(malformed)("setUserSuspended answers %s with a ValidationError on userId", async (_, id) => {
+    expectUserIdError(await api.execute(SetSuspended, { input: { userId: id, suspended: true } }, { as: admin }), "Not a valid ID");
   });
 
-  it("rejects the ID of another type where a user is expected", async () => {
+  it("answers the ID of another type where a user is expected with a ValidationError", async () => {
     const sessionId = globalId("Session", "00000000-0000-4000-8000-000000000000");
-    const result = await api.execute(Follow, { input: { userId: sessionId } }, { as: user });
-    expectBadUserInput(result);
-    expect(result.errors![0]!.message).toBe(`ID: ${sessionId} is not of type: User`);
+    expectUserIdError(await api.execute(Follow, { input: { userId: sessionId } }, { as: user }), "Not the ID of a User");
   });
 
   it("follows a well-formed ID of an unknown user with NotFoundError, not an input error", async () => {

@@ -1,6 +1,8 @@
+import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
 import { builder } from "../../builder.js";
+import { keysetPage } from "../../graphql/pagination.js";
 import { AuthenticationError, ForbiddenError, NotFoundError } from "../../errors.js";
-import { intId, uuidId } from "../../graphql/ids.js";
+import { nodeId } from "../../graphql/ids.js";
 import type { Context } from "../../context.js";
 import { SIGNS_IN, signedIn } from "./auth.plugin.js";
 import {
@@ -39,10 +41,13 @@ const AuthPayload = builder.objectRef<AuthResult>("AuthPayload").implement({
 // node(id:) finds only the viewer's own sessions and tokens: anyone else's are null, like unknown ones.
 const ownedBy = (ctx: Context) => ({ userId: ctx.viewer?.id ?? -1 });
 
+const SessionId = nodeId("Session", "uuid");
+const ApiTokenId = nodeId("ApiToken", "int");
+
 export const Session = builder.prismaNode("Session", {
-  id: { field: "id" },
+  id: SessionId.option,
   nullable: true,
-  findUnique: (id, ctx) => ({ id: uuidId({ typename: "Session", id: String(id) }), ...ownedBy(ctx) }),
+  findUnique: (id, ctx) => ({ id: SessionId.key(id), ...ownedBy(ctx) }),
   fields: (t) => ({
     userAgent: t.exposeString("userAgent", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
@@ -53,9 +58,9 @@ export const Session = builder.prismaNode("Session", {
 });
 
 export const ApiToken = builder.prismaNode("ApiToken", {
-  id: { field: "id" },
+  id: ApiTokenId.option,
   nullable: true,
-  findUnique: (id, ctx) => ({ id: intId({ typename: "ApiToken", id: String(id) }), ...ownedBy(ctx) }),
+  findUnique: (id, ctx) => ({ id: ApiTokenId.key(id), ...ownedBy(ctx) }),
   fields: (t) => ({
     name: t.exposeString("name"),
     prefix: t.exposeString("prefix", { description: "The first characters of the secret, to tell tokens apart." }),
@@ -70,26 +75,37 @@ export const ApiToken = builder.prismaNode("ApiToken", {
 const SessionConnection = builder.connectionObject({ type: Session, name: "SessionConnection" }, { name: "SessionEdge" });
 const ApiTokenConnection = builder.connectionObject({ type: ApiToken, name: "ApiTokenConnection" }, { name: "ApiTokenEdge" });
 
+// Session ids are UUIDv7 and token ids a sequence: newest first is highest id first, a keyset page.
+const sessions = prismaConnectionHelpers(builder, "Session", { cursor: "id", query: { orderBy: { id: "desc" } } });
+const apiTokens = prismaConnectionHelpers(builder, "ApiToken", { cursor: "id", query: { orderBy: { id: "desc" } } });
+const isSelf = (user: { id: number }, _args: unknown, ctx: Context) => ctx.viewer?.id === user.id;
+
 builder.prismaObjectFields("User", (t) => ({
-  sessions: t.relatedConnection(
-    "sessions",
+  sessions: t.connection(
     {
+      type: Session,
       description: "The user's active sessions, newest first. Only the user sees them.",
       nullable: true,
-      authScopes: (user, _args, ctx) => ctx.viewer?.id === user.id,
-      cursor: "id",
-      query: () => ({ where: { revokedAt: null, expiresAt: { gt: new Date() } }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
+      authScopes: isSelf,
+      args: sessions.getArgs(),
+      select: (args, ctx, nestedSelection) => ({
+        sessions: keysetPage("Session", sessions.getQuery(args, ctx, nestedSelection), "desc", { revokedAt: null, expiresAt: { gt: new Date() } }),
+      }),
+      resolve: (user, args, ctx) => sessions.resolve(user.sessions, args, ctx),
     },
     SessionConnection,
   ),
-  apiTokens: t.relatedConnection(
-    "apiTokens",
+  apiTokens: t.connection(
     {
+      type: ApiToken,
       description: "The user's personal API tokens that are not revoked, newest first. Only the user sees them.",
       nullable: true,
-      authScopes: (user, _args, ctx) => ctx.viewer?.id === user.id,
-      cursor: "id",
-      query: { where: { revokedAt: null }, orderBy: { id: "desc" } },
+      authScopes: isSelf,
+      args: apiTokens.getArgs(),
+      select: (args, ctx, nestedSelection) => ({
+        apiTokens: keysetPage("ApiToken", apiTokens.getQuery(args, ctx, nestedSelection), "desc", { revokedAt: null }),
+      }),
+      resolve: (user, args, ctx) => apiTokens.resolve(user.apiTokens, args, ctx),
     },
     ApiTokenConnection,
   ),
@@ -176,7 +192,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: RevokeSessionInput }) },
-    resolve: (query, _root, { input }, ctx) => revokeSession(ctx.db, ctx.viewer!, uuidId(input.sessionId), query),
+    resolve: (query, _root, { input }, ctx) => revokeSession(ctx.db, ctx.viewer!, SessionId.key(input.sessionId), query),
   }),
   createApiToken: t.field({
     type: CreatedApiToken,
@@ -190,6 +206,6 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: RevokeApiTokenInput }) },
-    resolve: (query, _root, { input }, ctx) => revokeApiToken(ctx.db, ctx.viewer!, intId(input.apiTokenId), query),
+    resolve: (query, _root, { input }, ctx) => revokeApiToken(ctx.db, ctx.viewer!, ApiTokenId.key(input.apiTokenId), query),
   }),
 }));

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { hash, verify } from "@node-rs/argon2";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { v7 as uuidv7 } from "uuid";
-import { MAX_INT_ID, UUID } from "../../graphql/ids.js";
+import { KEY_PARSERS } from "../../graphql/ids.js";
 
 // OWASP's argon2id recommendation: 19 MiB of memory, 2 iterations, 1 degree of parallelism.
 const ARGON2 = { algorithm: 2 /* Algorithm.Argon2id: a const enum, not importable under isolatedModules */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -95,8 +95,8 @@ export async function verifyAccessToken(jwt: JwtSettings, token: string): Promis
       audience: jwt.audience,
       requiredClaims: ["sub", "sid", "exp"],
     });
-    const userId = /^[1-9]\d{0,9}$/.test(payload.sub!) ? Number(payload.sub) : 0;
-    if (typeof payload.sid !== "string" || !UUID.test(payload.sid) || userId > MAX_INT_ID || userId === 0) {
+    const userId = KEY_PARSERS.int(payload.sub!);
+    if (typeof payload.sid !== "string" || KEY_PARSERS.uuid(payload.sid) === null || userId === null) {
       return { reason: "The access token is malformed." };
     }
     if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);

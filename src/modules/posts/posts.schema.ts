@@ -3,16 +3,18 @@ import type { User as UserRow } from "@prisma/client";
 import { builder } from "../../builder.js";
 import type { Context } from "../../context.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
-import { intId } from "../../graphql/ids.js";
+import { nodeId } from "../../graphql/ids.js";
 import { User, UserConnection, viewerEdge } from "../users/users.schema.js";
 import { keysetPage } from "../../graphql/pagination.js";
 import { createPost, deletePost, editPost, repost, setLiked, undoRepost } from "./posts.service.js";
 
+const PostId = nodeId("Post", "int");
+
 export const Post = builder.prismaNode("Post", {
-  id: { field: "id" },
+  id: PostId.option,
   // node(id:) and nodes(ids:): an unknown post is null, as for post(id:), and a malformed id is the caller's input.
   nullable: true,
-  findUnique: (id) => ({ id: intId({ typename: "Post", id: String(id) }) }),
+  findUnique: (id) => ({ id: PostId.key(id) }),
   description: "A post, a reply (replyTo is set) or a repost (repostOf is set, body is null).",
   fields: (t) => ({
     body: t.exposeString("body", { nullable: true, description: "Null for a repost and for a deleted post." }),
@@ -58,14 +60,14 @@ builder.prismaObjectFields("Post", (t) => ({
     type: Post,
     description: "Direct replies, oldest first.",
     args: replies.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ replies: keysetPage(replies.getQuery(args, ctx, nestedSelection), "asc") }),
+    select: (args, ctx, nestedSelection) => ({ replies: keysetPage("Post", replies.getQuery(args, ctx, nestedSelection), "asc") }),
     resolve: (post, args, ctx) => replies.resolve(post.replies, args, ctx),
   }, PostConnection),
   likers: t.connection({
     type: User,
     description: "Who liked the post, most recent first.",
     args: likers.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ likes: keysetPage(likers.getQuery(args, ctx, nestedSelection), "desc") }),
+    select: (args, ctx, nestedSelection) => ({ likes: keysetPage("Like", likers.getQuery(args, ctx, nestedSelection), "desc") }),
     resolve: (post, args, ctx) => likers.resolve(post.likes, args, ctx),
   }, UserConnection),
 }));
@@ -79,7 +81,7 @@ builder.queryFields((t) => ({
     type: "Post",
     nullable: true,
     args: { id: t.arg.globalID({ for: Post }) },
-    resolve: (query, _root, { id }, ctx) => readPost(ctx, query, intId(id)),
+    resolve: (query, _root, { id }, ctx) => readPost(ctx, query, PostId.key(id)),
   }),
 }));
 
@@ -106,14 +108,14 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: CreatePostInput }) },
     resolve: (query, _root, { input }, ctx) =>
-      createPost(ctx.db, ctx.viewer!, { body: input.body, replyToId: input.replyToId ? intId(input.replyToId) : null }, query),
+      createPost(ctx.db, ctx.viewer!, { body: input.body, replyToId: input.replyToId ? PostId.key(input.replyToId) : null }, query),
   }),
   editPost: t.prismaField({
     type: "Post",
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: EditPostInput }) },
-    resolve: (query, _root, { input }, ctx) => editPost(ctx.db, ctx.viewer!, intId(input.postId), input.body, query),
+    resolve: (query, _root, { input }, ctx) => editPost(ctx.db, ctx.viewer!, PostId.key(input.postId), input.body, query),
   }),
   deletePost: t.prismaField({
     type: "Post",
@@ -121,7 +123,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: DeletePostInput }) },
-    resolve: (query, _root, { input }, ctx) => deletePost(ctx.db, ctx.viewer!, intId(input.postId), query),
+    resolve: (query, _root, { input }, ctx) => deletePost(ctx.db, ctx.viewer!, PostId.key(input.postId), query),
   }),
   repost: t.prismaField({
     type: "Post",
@@ -129,7 +131,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: RepostInput }) },
-    resolve: (query, _root, { input }, ctx) => repost(ctx.db, ctx.viewer!, intId(input.postId), query),
+    resolve: (query, _root, { input }, ctx) => repost(ctx.db, ctx.viewer!, PostId.key(input.postId), query),
   }),
   undoRepost: t.prismaField({
     type: "Post",
@@ -137,7 +139,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UndoRepostInput }) },
-    resolve: (query, _root, { input }, ctx) => undoRepost(ctx.db, ctx.viewer!, intId(input.postId), query),
+    resolve: (query, _root, { input }, ctx) => undoRepost(ctx.db, ctx.viewer!, PostId.key(input.postId), query),
   }),
   likePost: t.prismaField({
     type: "Post",
@@ -145,7 +147,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: LikePostInput }) },
-    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, intId(input.postId), true, (id) => readPost(ctx, query, id)),
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, PostId.key(input.postId), true, (id) => readPost(ctx, query, id)),
   }),
   unlikePost: t.prismaField({
     type: "Post",
@@ -153,6 +155,6 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UnlikePostInput }) },
-    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, intId(input.postId), false, (id) => readPost(ctx, query, id)),
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, PostId.key(input.postId), false, (id) => readPost(ctx, query, id)),
   }),
 }));

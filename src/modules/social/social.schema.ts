@@ -1,7 +1,6 @@
 import { builder } from "../../builder.js";
 import { NotFoundError } from "../../errors.js";
-import { intId } from "../../graphql/ids.js";
-import { User } from "../users/users.schema.js";
+import { User, UserId } from "../users/users.schema.js";
 import { setFollowing } from "./social.service.js";
 
 const FollowInput = builder.inputType("FollowInput", { fields: (t) => ({ userId: t.globalID({ for: User }) }) });
@@ -14,7 +13,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: FollowInput }) },
-    resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, intId(input.userId), true, query),
+    resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, UserId.key(input.userId), true, query),
   }),
   unfollow: t.prismaField({
     type: "User",
@@ -22,6 +21,6 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UnfollowInput }) },
-    resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, intId(input.userId), false, query),
+    resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, UserId.key(input.userId), false, query),
   }),
 }));

@@ -3,7 +3,7 @@ import type { User as UserRow } from "@prisma/client";
 import type { Context } from "../../context.js";
 import { builder } from "../../builder.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
-import { intId } from "../../graphql/ids.js";
+import { nodeId } from "../../graphql/ids.js";
 import { keysetPage } from "../../graphql/pagination.js";
 import { handleKey, setSuspended, updateProfile } from "./users.service.js";
 
@@ -14,13 +14,15 @@ export const viewerEdge = <W extends object>(where: W) => ({ where, take: 1, sel
 
 const isSelf = (user: { id: number }, _args: unknown, ctx: Context) => ctx.viewer?.id === user.id;
 
+export const UserId = nodeId("User", "int");
+
 export const User = builder.prismaNode("User", {
-  id: { field: "id" },
+  id: UserId.option,
   // Load only the columns a query asks for: lists of authors never carry password hashes.
   select: { id: true },
   // node(id:) answers null for an unknown user and BAD_USER_INPUT for a malformed ID, never a database error.
   nullable: true,
-  findUnique: (id) => ({ id: intId({ typename: "User", id: String(id) }) }),
+  findUnique: (id) => ({ id: UserId.key(id) }),
   fields: (t) => ({
     handle: t.exposeString("handle"),
     displayName: t.exposeString("displayName"),
@@ -69,13 +71,13 @@ builder.prismaObjectFields("User", (t) => ({
   followers: t.connection({
     type: User,
     args: followers.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ followers: keysetPage(followers.getQuery(args, ctx, nestedSelection), "desc") }),
+    select: (args, ctx, nestedSelection) => ({ followers: keysetPage("Follow", followers.getQuery(args, ctx, nestedSelection), "desc") }),
     resolve: (user, args, ctx) => followers.resolve(user.followers, args, ctx),
   }, UserConnection),
   following: t.connection({
     type: User,
     args: following.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ following: keysetPage(following.getQuery(args, ctx, nestedSelection), "desc") }),
+    select: (args, ctx, nestedSelection) => ({ following: keysetPage("Follow", following.getQuery(args, ctx, nestedSelection), "desc") }),
     resolve: (user, args, ctx) => following.resolve(user.following, args, ctx),
   }, UserConnection),
 }));
@@ -133,6 +135,6 @@ builder.mutationFields((t) => ({
     authScopes: { $all: { admin: true, writer: true } },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: SetUserSuspendedInput }) },
-    resolve: (query, _root, { input }, ctx) => setSuspended(ctx.db, ctx.viewer!, intId(input.userId), input.suspended, query),
+    resolve: (query, _root, { input }, ctx) => setSuspended(ctx.db, ctx.viewer!, UserId.key(input.userId), input.suspended, query),
   }),
 }));
