@@ -2,12 +2,15 @@ import type { Prisma } from "@prisma/client";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../src/db.js";
 import { loadDemoData } from "../src/demo.js";
+import { datamodel } from "../src/generated/sql-datamodel.js";
 import { compileFindMany } from "../src/sql/compile.js";
+import { buildModels } from "../src/sql/model.js";
 import { sqlLog, workerDatabase } from "./support/database.js";
 
 // The SQL reader must answer exactly what Prisma answers for the same arguments: each case runs both
 // on the demo data and compares the rows (values, types, Date objects, nesting and order).
 
+const models = buildModels(datamodel);
 let db: Database;
 let viewerId: number;
 let handleKey: string;
@@ -30,7 +33,7 @@ const delegate = (model: Prisma.ModelName) => (db.prisma as unknown as Record<st
 
 /** Runs the arguments through the reader (which must compile them) and through Prisma, and compares. */
 async function expectSameAsPrisma(model: Prisma.ModelName, args: object) {
-  expect(() => compileFindMany(model, args)).not.toThrow();
+  expect(() => compileFindMany(models, model, args)).not.toThrow();
   const before = sqlLog.length;
   const ours = await db.reader.findMany(model, args, () => Promise.reject(new Error("the reader fell back to Prisma")));
   expect(sqlLog.slice(before)).toHaveLength(1);
