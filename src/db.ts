@@ -6,7 +6,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { datamodel } from "./generated/sql-datamodel.js";
 import { buildModels } from "./sql/model.js";
-import { SqlReader, type SqlReaderOptions } from "./sql/reader.js";
+import { type Fallback, SqlReader, type SqlReaderOptions } from "./sql/reader.js";
 
 /** One SQL connection, used by the migration runner and the seed (multi-statement scripts allowed). */
 export interface SqlSession {
@@ -33,10 +33,12 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Called with every SQL statement Prisma sends (used by the SQL-counting tests and benchmarks). */
   onQuery?: (sql: string) => void;
+  /** Called for every read the SQL reader hands to Prisma. */
+  onFallback?: (fallback: Fallback) => void;
 }
 
 const models = buildModels(datamodel);
-const readerOptions = ({ onQuery }: DatabaseOptions): SqlReaderOptions => ({ models, onQuery });
+const readerOptions = ({ onQuery, onFallback }: DatabaseOptions): SqlReaderOptions => ({ models, onQuery, onFallback });
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.url ? openPostgres(options.url, options) : openPGlite(options);

@@ -10,11 +10,19 @@ export type SqlRunner = (statement: { name?: string; text: string; values: unkno
 /** How many statement shapes get a name (a plan PostgreSQL keeps per connection); the rest run unnamed. */
 const NAMED_STATEMENTS = 500;
 
+/** A read the reader handed to Prisma, and why. */
+export interface Fallback {
+  model: string;
+  reason: string;
+}
+
 export interface SqlReaderOptions {
   /** The data model (src/sql/model.ts, built from the `generator sql` output). */
   models: Models;
   /** Called with every statement the reader sends. */
   onQuery?: (sql: string) => void;
+  /** Called for every read that goes to Prisma instead: each one costs Prisma's CPU time. */
+  onFallback?: (fallback: Fallback) => void;
 }
 
 /**
@@ -33,15 +41,20 @@ export class SqlReader<Model extends string = Prisma.ModelName> {
 
   async findMany<A extends FindArgs, R>(model: Model, args: A, fallback: (args: A) => Promise<R[]>): Promise<R[]> {
     const rows = await this.read(model, args);
-    if (rows instanceof Unsupported) return fallback(args);
+    if (rows instanceof Unsupported) return this.fallBack(model, rows, () => fallback(args));
     return rows as R[];
   }
 
   /** findUnique and findFirst: the first row, or null. */
   async findFirst<A extends FindArgs, R>(model: Model, args: A, fallback: (args: A) => Promise<R | null>): Promise<R | null> {
     const rows = await this.read(model, { ...args, take: 1 });
-    if (rows instanceof Unsupported) return fallback(args);
+    if (rows instanceof Unsupported) return this.fallBack(model, rows, () => fallback(args));
     return (rows[0] ?? null) as R | null;
+  }
+
+  private fallBack<T>(model: string, why: Unsupported, read: () => Promise<T>): Promise<T> {
+    this.options.onFallback?.({ model, reason: why.message });
+    return read();
   }
 
   /** The revived rows, or why the reader cannot answer exactly. */
