@@ -196,7 +196,7 @@ class Compiler {
   private scalarFilter(scalar: ScalarInfo, alias: string, value: unknown): string[] {
     const column = `${alias}.${scalar.column}`;
     if (value === null) return [`${column} IS NULL`];
-    if (typeof value !== "object" || value instanceof Date) return [`${column} = ${this.bind(scalar, value)}`];
+    if (isValue(value)) return [`${column} = ${this.bind(scalar, value)}`];
     const out: string[] = [];
     for (const [op, operand] of Object.entries(value as Record<string, unknown>)) {
       if (operand === undefined) continue;
@@ -214,7 +214,7 @@ class Compiler {
           if (!Array.isArray(list) || list.some((v) => v === null)) throw new Unsupported("in list");
           if (!scalar.codec.bind) throw new Unsupported(`${scalar.codec.why} on ${scalar.column}`);
           if (list.length === 0) out.push(op === "in" ? "FALSE" : "TRUE");
-          else out.push(`${op === "in" ? "" : "NOT "}${column} = ANY(${this.param(list.map(scalar.codec.bind))})`);
+          else out.push(`${op === "in" ? "" : "NOT "}${column} = ANY(${this.param(arrayLiteral(list.map(scalar.codec.bind)))})`);
           break;
         }
         default: {
@@ -262,7 +262,7 @@ class Compiler {
       // foreign key serves the rest (a join on the related table made it read and sort every match).
       const [field, value] = keys[0]!;
       const scalar = target.scalars.get(field);
-      if (scalar?.isUnique && value !== null && (typeof value !== "object" || value instanceof Date)) {
+      if (scalar?.isUnique && value !== null && isValue(value)) {
         return `${parent}.${local} = (SELECT ${alias}.${remote} FROM ${target.table} ${alias} WHERE ${alias}.${scalar.column} = ${this.bind(scalar, value)})`;
       }
     }
@@ -283,5 +283,11 @@ class Compiler {
 /** The join condition of a relation: the related row (`alias`) to its parent. */
 const joinOn = (relation: RelationInfo, parent: string, alias: string) =>
   relation.on.map(([local, remote]) => `${alias}.${remote} = ${parent}.${local}`).join(" AND ");
+
+// As text, typed by the column: PGlite cannot serialize a JavaScript array for an enum's array type.
+const arrayLiteral = (values: unknown[]) => `{${values.map((v) => `"${String(v).replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
+
+// Anything but a plain object is a value (a Date, a Decimal, bytes), not `{ equals, in, … }`.
+const isValue = (value: unknown) => typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype;
 
 const and = (conditions: string[]) => (conditions.length === 0 ? "TRUE" : conditions.length === 1 ? conditions[0]! : `(${conditions.join(" AND ")})`);
