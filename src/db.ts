@@ -4,7 +4,9 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { type Prisma, PrismaClient } from "@prisma/client";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
-import { SqlReader } from "./sql/reader.js";
+import { datamodel } from "./generated/sql-datamodel.js";
+import { buildModels } from "./sql/model.js";
+import { type Fallback, SqlReader, type SqlReaderOptions } from "./sql/reader.js";
 
 /** One SQL connection, used by the migration runner and the seed (multi-statement scripts allowed). */
 export interface SqlSession {
@@ -31,7 +33,12 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Called with every SQL statement Prisma sends (used by the SQL-counting tests and benchmarks). */
   onQuery?: (sql: string) => void;
+  /** Called for every read the SQL reader hands to Prisma. */
+  onFallback?: (fallback: Fallback) => void;
 }
+
+const models = buildModels(datamodel);
+const readerOptions = ({ onQuery, onFallback }: DatabaseOptions): SqlReaderOptions => ({ models, onQuery, onFallback });
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.url ? openPostgres(options.url, options) : openPGlite(options);
@@ -52,7 +59,7 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
     kind: "pglite",
     prisma,
     // PGlite names no statements; its query waits for any open transaction, like a pool connection would.
-    reader: new SqlReader(({ text, values }) => pglite.query(text, values), options.onQuery),
+    reader: new SqlReader(({ text, values }) => pglite.query(text, values), readerOptions(options)),
     // PGlite is a single connection: the session is the database itself.
     session: async () => ({
       query: async (sql, params) => pglite.query(sql, params),
@@ -72,7 +79,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   return {
     kind: "postgresql",
     prisma,
-    reader: new SqlReader((statement) => pool.query(statement), options.onQuery),
+    reader: new SqlReader((statement) => pool.query(statement), readerOptions(options)),
     session: async () => {
       const client = new pg.Client({ connectionString: url });
       await client.connect();

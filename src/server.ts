@@ -17,7 +17,13 @@ try {
 }
 const logger = createLogger(config.logLevel);
 
-const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
+const db = await openDatabase({
+  url: config.databaseUrl,
+  dataDir: config.dataDir,
+  poolSize: config.databasePoolSize,
+  // A read the SQL reader cannot compile costs Prisma's CPU time instead: LOG_LEVEL=debug shows which and why.
+  onFallback: (fallback) => logger.debug(fallback, "SQL reader: read through Prisma"),
+});
 if (db.kind === "pglite") {
   // The embedded database migrates itself; a real PostgreSQL is migrated by `npm run db:migrate` before deploys.
   const { applied, fresh } = await migrate(db);

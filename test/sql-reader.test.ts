@@ -2,12 +2,15 @@ import type { Prisma } from "@prisma/client";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../src/db.js";
 import { loadDemoData } from "../src/demo.js";
+import { datamodel } from "../src/generated/sql-datamodel.js";
 import { compileFindMany } from "../src/sql/compile.js";
-import { sqlLog, workerDatabase } from "./support/database.js";
+import { buildModels } from "../src/sql/model.js";
+import { fallbackLog, sqlLog, workerDatabase } from "./support/database.js";
 
 // The SQL reader must answer exactly what Prisma answers for the same arguments: each case runs both
 // on the demo data and compares the rows (values, types, Date objects, nesting and order).
 
+const models = buildModels(datamodel);
 let db: Database;
 let viewerId: number;
 let handleKey: string;
@@ -30,7 +33,7 @@ const delegate = (model: Prisma.ModelName) => (db.prisma as unknown as Record<st
 
 /** Runs the arguments through the reader (which must compile them) and through Prisma, and compares. */
 async function expectSameAsPrisma(model: Prisma.ModelName, args: object) {
-  expect(() => compileFindMany(model, args)).not.toThrow();
+  expect(() => compileFindMany(models, model, args)).not.toThrow();
   const before = sqlLog.length;
   const ours = await db.reader.findMany(model, args, () => Promise.reject(new Error("the reader fell back to Prisma")));
   expect(sqlLog.slice(before)).toHaveLength(1);
@@ -117,20 +120,22 @@ describe("SQL reader: the same rows as Prisma", () => {
 });
 
 describe("SQL reader: what it does not compile goes to Prisma", () => {
-  const cases: [string, object][] = [
-    ["a relation count", { select: { id: true, _count: { select: { likes: true } } }, take: 3 }],
-    ["a text filter", { where: { body: { contains: "a" } }, take: 3 }],
-    ["a Prisma cursor", { cursor: { id: 10 }, take: 3, orderBy: { id: "asc" } }],
-    ["an orderBy on a relation", { orderBy: { author: { handle: "asc" } }, take: 3 }],
+  const cases: [string, object, string][] = [
+    ["a relation count", { select: { id: true, _count: { select: { likes: true } } }, take: 3 }, "field Post._count"],
+    ["a text filter", { where: { body: { contains: "a" } }, take: 3 }, "filter contains"],
+    ["a Prisma cursor", { cursor: { id: 10 }, take: 3, orderBy: { id: "asc" } }, "argument cursor"],
+    ["an orderBy on a relation", { orderBy: { author: { handle: "asc" } }, take: 3 }, "orderBy Post.author"],
   ];
-  for (const [what, args] of cases) {
-    it(`${what}: the fallback answers`, async () => {
+  for (const [what, args, reason] of cases) {
+    it(`${what}: the fallback answers, and the reader reports it`, async () => {
       let fellBack = false;
+      const reported = fallbackLog.length;
       const rows = await db.reader.findMany("Post", args as Prisma.PostFindManyArgs, (a) => {
         fellBack = true;
         return db.prisma.post.findMany(a as Prisma.PostFindManyArgs);
       });
       expect(fellBack).toBe(true);
+      expect(fallbackLog.slice(reported)).toEqual([{ model: "Post", reason }]);
       expect(rows).toEqual(await db.prisma.post.findMany(args as Prisma.PostFindManyArgs));
     });
   }

@@ -1,5 +1,5 @@
-import type { Prisma } from "@prisma/client";
-import { MODELS, type ModelInfo, type RelationInfo } from "./model.js";
+import type { ModelInfo, Models, RelationInfo, ScalarInfo } from "./model.js";
+import { Unsupported } from "./types.js";
 
 /**
  * Compiles the Prisma arguments Pothos builds (`select`/`include` with nested relations, `where`,
@@ -8,8 +8,6 @@ import { MODELS, type ModelInfo, type RelationInfo } from "./model.js";
  * text and PostgreSQL can keep its plan. Anything outside the subset below throws Unsupported and the
  * caller asks Prisma instead.
  */
-export class Unsupported extends Error {}
-
 export interface FindArgs {
   where?: object;
   select?: object | null;
@@ -23,7 +21,7 @@ export interface FindArgs {
 type Where = Record<string, unknown>;
 type OrderBy = Record<string, unknown>;
 
-/** Turns the JSON of a row back into what Prisma returns (DateTime fields as Date). */
+/** Turns the JSON of a row back into what Prisma returns (Date, bigint, Decimal, …); may throw Unsupported. */
 export type Reviver = (row: Record<string, unknown>) => void;
 
 export interface Compiled {
@@ -34,19 +32,13 @@ export interface Compiled {
   reversed: boolean;
 }
 
-export function compileFindMany(modelName: Prisma.ModelName, args: FindArgs): Compiled {
-  const c = new Compiler();
-  const model = modelOf(modelName);
+export function compileFindMany(models: Models, modelName: string, args: FindArgs): Compiled {
+  const c = new Compiler(models);
+  const model = c.model(modelName);
   const { sql: object, revive } = c.object(model, "t0", args);
   const { clauses, reversed } = c.page(model, "t0", args);
   const text = `SELECT ${object} AS j FROM ${model.table} t0${clauses}`;
   return { text, values: c.values, revive, reversed };
-}
-
-function modelOf(name: string): ModelInfo {
-  const model = MODELS.get(name);
-  if (!model) throw new Unsupported(`unknown model ${name}`);
-  return model;
 }
 
 const SCALAR_FILTERS = new Set(["equals", "not", "in", "notIn", "lt", "lte", "gt", "gte"]);
@@ -56,11 +48,23 @@ class Compiler {
   values: unknown[] = [];
   private aliases = 0;
 
+  constructor(private readonly models: Models) {}
+
+  model(name: string): ModelInfo {
+    const model = this.models.get(name);
+    if (!model) throw new Unsupported(`unknown model ${name}`);
+    return model;
+  }
+
   private param(value: unknown): string {
-    if (value instanceof Date) value = value.toISOString();
-    else if (value !== null && typeof value === "object") throw new Unsupported("object value");
     this.values.push(value);
     return `$${this.values.length}`;
+  }
+
+  /** A filter value for a column, bound as Prisma would bind it. */
+  private bind(scalar: ScalarInfo, value: unknown): string {
+    if (!scalar.codec.bind) throw new Unsupported(`${scalar.codec.why} on ${scalar.column}`);
+    return this.param(scalar.codec.bind(value));
   }
 
   private alias() {
@@ -81,16 +85,15 @@ class Compiler {
       fields.push([name, value as true | FindArgs]);
     }
     const pairs: string[] = [];
-    const dates: string[] = [];
+    const scalars: [string, (value: unknown) => unknown][] = [];
     const nested: [string, Reviver, boolean][] = [];
     for (const [name, value] of fields) {
       const scalar = model.scalars.get(name);
       if (scalar) {
-        pairs.push(`'${name}', ${alias}.${scalar.column}`);
-        if (scalar.type === "DateTime") {
-          if (scalar.isList) throw new Unsupported("DateTime list");
-          dates.push(name);
-        }
+        const { read, revive, why } = scalar.codec;
+        if (!read) throw new Unsupported(`${model.name}.${name}: ${why}`);
+        pairs.push(`'${name}', ${read(`${alias}.${scalar.column}`)}`);
+        if (revive) scalars.push([name, revive]);
         continue;
       }
       const relation = model.relations.get(name);
@@ -101,10 +104,9 @@ class Compiler {
     }
     if (pairs.length > 50) throw new Unsupported("more than 50 fields");
     const revive: Reviver = (row) => {
-      for (const name of dates) {
+      for (const [name, reviveScalar] of scalars) {
         const value = row[name];
-        // PostgreSQL writes a timestamp without time zone as it is stored: UTC, without the Z.
-        if (typeof value === "string") row[name] = new Date(`${value}Z`);
+        if (value !== null && value !== undefined) row[name] = reviveScalar(value);
       }
       for (const [name, reviveNested, isList] of nested) {
         const value = row[name];
@@ -117,10 +119,10 @@ class Compiler {
   }
 
   private relation(relation: RelationInfo, parent: string, args: FindArgs): { sql: string; revive: Reviver } {
-    const target = modelOf(relation.model);
+    const target = this.model(relation.model);
     const alias = this.alias();
     const { sql: object, revive } = this.object(target, alias, args);
-    const join = `${alias}.${relation.remoteColumn} = ${parent}.${relation.localColumn}`;
+    const join = joinOn(relation, parent, alias);
     if (!relation.isList) {
       if (args.where || args.orderBy || args.take !== undefined || args.skip !== undefined) throw new Unsupported("arguments on a to-one relation");
       return { sql: `(SELECT ${object} FROM ${target.table} ${alias} WHERE ${join})`, revive };
@@ -141,7 +143,7 @@ class Compiler {
     for (const entry of [args.orderBy ?? []].flat()) {
       for (const [field, dir] of Object.entries(entry as OrderBy)) {
         const scalar = model.scalars.get(field);
-        if (!scalar || (dir !== "asc" && dir !== "desc")) throw new Unsupported(`orderBy ${field}`);
+        if (!scalar?.codec.orderable || (dir !== "asc" && dir !== "desc")) throw new Unsupported(`orderBy ${model.name}.${field}`);
         orderKeys.push([`${alias}.${scalar.column}`, dir === "asc" ? "ASC" : "DESC"]);
       }
     }
@@ -171,8 +173,17 @@ class Compiler {
       }
       const scalar = model.scalars.get(key);
       if (scalar) {
-        if (scalar.isList) throw new Unsupported("filter on a list");
-        out.push(...this.scalarFilter(`${alias}.${scalar.column}`, value));
+        // Prisma filters these with operators of their own (has, path, DbNull, …).
+        if (scalar.isList || scalar.type === "Json") throw new Unsupported(`filter on ${model.name}.${key}`);
+        out.push(...this.scalarFilter(scalar, alias, value));
+        continue;
+      }
+      const compoundKey = model.compoundKeys.get(key);
+      if (compoundKey) {
+        // `{ userId_postId: { userId, postId } }`: each field of the key equals its value.
+        const parts = Object.keys(value as object);
+        if (parts.length !== compoundKey.length || !compoundKey.every((f) => parts.includes(f))) throw new Unsupported(`filter ${model.name}.${key}`);
+        out.push(...this.where(model, alias, value as Where));
         continue;
       }
       const relation = model.relations.get(key);
@@ -182,47 +193,44 @@ class Compiler {
     return out;
   }
 
-  private scalarFilter(column: string, value: unknown): string[] {
+  private scalarFilter(scalar: ScalarInfo, alias: string, value: unknown): string[] {
+    const column = `${alias}.${scalar.column}`;
     if (value === null) return [`${column} IS NULL`];
-    if (typeof value !== "object" || value instanceof Date) return [`${column} = ${this.param(value)}`];
+    if (isValue(value)) return [`${column} = ${this.bind(scalar, value)}`];
     const out: string[] = [];
     for (const [op, operand] of Object.entries(value as Record<string, unknown>)) {
       if (operand === undefined) continue;
       if (!SCALAR_FILTERS.has(op)) throw new Unsupported(`filter ${op}`);
       switch (op) {
         case "equals":
-          out.push(...this.scalarFilter(column, operand));
+          out.push(...this.scalarFilter(scalar, alias, operand));
           break;
         case "not":
-          out.push(operand === null ? `${column} IS NOT NULL` : `NOT ${and(this.scalarFilter(column, operand))}`);
+          out.push(operand === null ? `${column} IS NOT NULL` : `NOT ${and(this.scalarFilter(scalar, alias, operand))}`);
           break;
         case "in":
         case "notIn": {
           const list = operand as unknown[];
-          if (!Array.isArray(list) || list.some((v) => v === null || typeof v === "object")) throw new Unsupported("in list");
+          if (!Array.isArray(list) || list.some((v) => v === null)) throw new Unsupported("in list");
+          if (!scalar.codec.bind) throw new Unsupported(`${scalar.codec.why} on ${scalar.column}`);
           if (list.length === 0) out.push(op === "in" ? "FALSE" : "TRUE");
-          else out.push(`${op === "in" ? "" : "NOT "}${column} = ANY(${this.arrayParam(list)})`);
+          else out.push(`${op === "in" ? "" : "NOT "}${column} = ANY(${this.param(arrayLiteral(list.map(scalar.codec.bind)))})`);
           break;
         }
         default: {
           const sign = { lt: "<", lte: "<=", gt: ">", gte: ">=" }[op as "lt" | "lte" | "gt" | "gte"];
           if (operand === null) throw new Unsupported("comparison with null");
-          out.push(`${column} ${sign} ${this.param(operand)}`);
+          out.push(`${column} ${sign} ${this.bind(scalar, operand)}`);
         }
       }
     }
     return out;
   }
 
-  private arrayParam(list: unknown[]) {
-    this.values.push(list);
-    return `$${this.values.length}`;
-  }
-
   private relationFilter(relation: RelationInfo, parent: string, filter: Where | null): string {
-    const target = modelOf(relation.model);
+    const target = this.model(relation.model);
     const alias = this.alias();
-    const join = `${alias}.${relation.remoteColumn} = ${parent}.${relation.localColumn}`;
+    const join = joinOn(relation, parent, alias);
     const exists = (where: Where, negate = false) => {
       const conditions = [join, ...this.where(target, alias, where)];
       return `${negate ? "NOT " : ""}EXISTS (SELECT 1 FROM ${target.table} ${alias} WHERE ${conditions.join(" AND ")})`;
@@ -239,32 +247,47 @@ class Compiler {
       }
       throw new Unsupported(`list relation filter ${op}`);
     }
+    // The shortcuts below rewrite a one-column foreign key; a compound one takes the general EXISTS.
+    const [local, remote] = relation.holdsForeignKey && relation.on.length === 1 ? relation.on[0]! : [];
     if (filter === null) {
-      if (relation.remoteColumn !== target.idColumn) throw new Unsupported("null filter on the side without the key");
-      return `${parent}.${relation.localColumn} IS NULL`;
+      if (!local) throw new Unsupported("null filter on a relation without a one-column foreign key here");
+      return `${parent}.${local} IS NULL`;
     }
     if ("isNot" in filter) throw new Unsupported("isNot");
     const where = ("is" in filter ? filter.is : filter) as Where | null;
     if (where === null) return this.relationFilter(relation, parent, null);
-    const holdsKey = relation.remoteColumn === target.idColumn;
-    // By a unique key: an equality with a subquery PostgreSQL runs once, so the parent's index on the
-    // foreign key serves the rest (a join on the related table made it read and sort every match).
     const keys = Object.entries(where).filter(([, v]) => v !== undefined);
-    if (holdsKey && keys.length === 1) {
+    if (local && remote && keys.length === 1) {
+      // By a unique key: an equality with a subquery PostgreSQL runs once, so the parent's index on the
+      // foreign key serves the rest (a join on the related table made it read and sort every match).
       const [field, value] = keys[0]!;
       const scalar = target.scalars.get(field);
-      if (scalar?.isUnique && value !== null && (typeof value !== "object" || value instanceof Date)) {
-        return `${parent}.${relation.localColumn} = (SELECT ${alias}.${relation.remoteColumn} FROM ${target.table} ${alias} WHERE ${alias}.${scalar.column} = ${this.param(value)})`;
+      if (scalar?.isUnique && value !== null && isValue(value)) {
+        return `${parent}.${local} = (SELECT ${alias}.${remote} FROM ${target.table} ${alias} WHERE ${alias}.${scalar.column} = ${this.bind(scalar, value)})`;
       }
     }
-    // Only relations of the related row, through its id: the foreign key already is that id.
-    if (holdsKey && keys.length > 0 && keys.every(([field]) => target.relations.get(field)?.localColumn === relation.remoteColumn)) {
-      const conditions = this.where(target, alias, where).map((c) => c.split(`${alias}.${relation.remoteColumn}`).join(`${parent}.${relation.localColumn}`));
-      if (!relation.requiredForeignKey) conditions.unshift(`${parent}.${relation.localColumn} IS NOT NULL`);
+    // Only relations of the related row, through the key the foreign key refers to: that is its value.
+    const throughKey = (field: string) => {
+      const nested = target.relations.get(field);
+      return nested?.on.length === 1 && nested.on[0]![0] === remote;
+    };
+    if (local && keys.length > 0 && keys.every(([field]) => throughKey(field))) {
+      const conditions = this.where(target, alias, where).map((c) => c.split(`${alias}.${remote}`).join(`${parent}.${local}`));
+      if (!relation.requiredForeignKey) conditions.unshift(`${parent}.${local} IS NOT NULL`);
       return and(conditions);
     }
     return exists(where);
   }
 }
+
+/** The join condition of a relation: the related row (`alias`) to its parent. */
+const joinOn = (relation: RelationInfo, parent: string, alias: string) =>
+  relation.on.map(([local, remote]) => `${alias}.${remote} = ${parent}.${local}`).join(" AND ");
+
+// As text, typed by the column: PGlite cannot serialize a JavaScript array for an enum's array type.
+const arrayLiteral = (values: unknown[]) => `{${values.map((v) => `"${String(v).replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
+
+// Anything but a plain object is a value (a Date, a Decimal, bytes), not `{ equals, in, … }`.
+const isValue = (value: unknown) => typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype;
 
 const and = (conditions: string[]) => (conditions.length === 0 ? "TRUE" : conditions.length === 1 ? conditions[0]! : `(${conditions.join(" AND ")})`);

@@ -1,8 +1,12 @@
 import { openDatabase, type Database } from "../../src/db.js";
 import { migrate } from "../../src/migrate.js";
+import type { Fallback } from "../../src/sql/reader.js";
 
 /** Counts the SQL statements Prisma sends, for the constant-query tests. */
 export const sqlLog: string[] = [];
+
+/** Every read the SQL reader handed to Prisma, for the tests that prove the hot reads never do. */
+export const fallbackLog: Fallback[] = [];
 
 export interface TestDatabase {
   db: Database;
@@ -25,13 +29,14 @@ export async function workerDatabase(): Promise<TestDatabase> {
 
 async function openWorkerDatabase(): Promise<TestDatabase> {
   const onQuery = (sql: string) => void sqlLog.push(sql);
+  const onFallback = (fallback: Fallback) => void fallbackLog.push(fallback);
   let db: Database;
   const url = process.env.DATABASE_URL;
   if (url) {
     const workerUrl = await cloneTemplate(url, `w${process.env.VITEST_POOL_ID ?? "1"}`);
-    db = await openDatabase({ url: workerUrl, poolSize: 5, onQuery });
+    db = await openDatabase({ url: workerUrl, poolSize: 5, onQuery, onFallback });
   } else {
-    db = await openDatabase({ onQuery });
+    db = await openDatabase({ onQuery, onFallback });
     await migrate(db);
   }
   const session = await db.session();
