@@ -1,10 +1,10 @@
-import { getDatamodel } from "../generated/pothos-prisma-types.js";
+import { datamodel } from "../generated/sql-datamodel.js";
 import { badUserInput } from "./errors.js";
 
 /**
  * Global IDs, the one codec for the schema, the request checks and the tests: base64 of
- * "Type:key", as plugin-relay writes them. Every Node type registers how its keys look (nodeId),
- * so an ID is checked against its type before any query sees it.
+ * "Type:key", as plugin-relay writes them. Every Node type registers itself (nodeId), and the shape
+ * of its keys comes from its model's `id` column, so an ID is checked before any query sees it.
  */
 export const encodeGlobalId = (typename: string, key: string | number | bigint) => Buffer.from(`${typename}:${key}`).toString("base64");
 
@@ -22,22 +22,37 @@ const MAX_INT = 2_147_483_647;
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-type KeyOf<K extends KeyKind> = NonNullable<ReturnType<(typeof KEY_PARSERS)[K]>>;
+/** How the keys of a model look, from the type of its `id` column; null for a model without one we page or name. */
+export function keyKindOf(model: string): KeyKind | null {
+  const id = (datamodel.models as Record<string, { fields: readonly { name: string; type: string; nativeType: string | null }[] }>)[model]?.fields.find(
+    (f) => f.name === "id",
+  );
+  if (id?.type === "Int") return "int";
+  if (id?.type === "BigInt") return "bigint";
+  return id?.type === "String" && id.nativeType === "Uuid" ? "uuid" : null;
+}
 
-const nodeKeys = new Map<string, KeyKind>();
+type Model = keyof typeof datamodel.models;
+type KeyOf<M extends Model> = (typeof datamodel.models)[M]["fields"][number] extends infer F
+  ? F extends { name: "id"; type: "Int" } ? number : F extends { name: "id"; type: "BigInt" } ? bigint : F extends { name: "id"; type: "String" } ? string : never
+  : never;
+
+const nodeKinds = new Map<string, KeyKind>();
 
 /**
- * Registers a Node type and the kind of its key: `option` is the prismaNode's `id`, and `key`
- * turns a global ID of the type (as plugin-relay decodes it, or the raw key) into the key.
+ * Registers a Node type: `option` is the prismaNode's `id`, and `key` turns a global ID of the type
+ * (as plugin-relay decodes it, or the raw key) into the key of its row.
  */
-export function nodeId<K extends KeyKind>(typename: string, kind: K) {
-  nodeKeys.set(typename, kind);
+export function nodeId<M extends Model>(typename: M) {
+  const kind = keyKindOf(typename);
+  if (!kind) throw new Error(`${typename} has no integer, bigint or uuid id column to be a Node`);
+  nodeKinds.set(typename, kind);
   return {
     option: { field: "id" as const },
-    key(globalId: { id: string | number } | string | number): KeyOf<K> {
+    key(globalId: { id: string | number } | string | number): KeyOf<M> {
       const key = KEY_PARSERS[kind](String(typeof globalId === "object" ? globalId.id : globalId));
       if (key === null) throw badUserInput(`Invalid ${typename} ID.`);
-      return key as KeyOf<K>;
+      return key as KeyOf<M>;
     },
   };
 }
@@ -48,7 +63,7 @@ export function decodeGlobalId(globalId: string): { typename: string; id: string
   const decoded = Buffer.from(globalId, "base64").toString("utf8");
   const separator = decoded.indexOf(":");
   const typename = decoded.slice(0, separator);
-  const kind = nodeKeys.get(typename);
+  const kind = nodeKinds.get(typename);
   if (separator <= 0 || !kind || KEY_PARSERS[kind](decoded.slice(separator + 1)) === null) return null;
   return { typename, id: decoded.slice(separator + 1) };
 }
@@ -60,12 +75,3 @@ export function globalIdProblem(globalId: string, typenames: readonly string[]):
   return typenames.includes(decoded.typename) ? null : `Not the ID of a ${typenames.join(" or ")}`;
 }
 
-const datamodel = getDatamodel().datamodel.models;
-
-/** How a model's keys look: as its Node type registered them, or from the type of its `id` column. */
-export function keyKindOf(model: string): KeyKind | null {
-  const registered = nodeKeys.get(model);
-  if (registered) return registered;
-  const type = datamodel[model]?.fields.find((f) => f.isId)?.type;
-  return type === "Int" ? "int" : type === "BigInt" ? "bigint" : null;
-}

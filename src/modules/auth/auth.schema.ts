@@ -41,8 +41,8 @@ const AuthPayload = builder.objectRef<AuthResult>("AuthPayload").implement({
 // node(id:) finds only the viewer's own sessions and tokens: anyone else's are null, like unknown ones.
 const ownedBy = (ctx: Context) => ({ userId: ctx.viewer?.id ?? -1 });
 
-const SessionId = nodeId("Session", "uuid");
-const ApiTokenId = nodeId("ApiToken", "int");
+const SessionId = nodeId("Session");
+const ApiTokenId = nodeId("ApiToken");
 
 export const Session = builder.prismaNode("Session", {
   id: SessionId.option,

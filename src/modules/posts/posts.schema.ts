@@ -8,7 +8,7 @@ import { User, UserConnection, viewerEdge } from "../users/users.schema.js";
 import { keysetPage } from "../../graphql/pagination.js";
 import { createPost, deletePost, editPost, repost, setLiked, undoRepost } from "./posts.service.js";
 
-const PostId = nodeId("Post", "int");
+const PostId = nodeId("Post");
 
 export const Post = builder.prismaNode("Post", {
   id: PostId.option,

@@ -14,7 +14,7 @@ export const viewerEdge = <W extends object>(where: W) => ({ where, take: 1, sel
 
 const isSelf = (user: { id: number }, _args: unknown, ctx: Context) => ctx.viewer?.id === user.id;
 
-export const UserId = nodeId("User", "int");
+export const UserId = nodeId("User");
 
 export const User = builder.prismaNode("User", {
   id: UserId.option,
