@@ -1,7 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { graphql } from "../gql/index.js";
-import type { SqlCountPostFieldsFragment } from "../gql/graphql.js";
+import { getNamedType, isObjectType } from "graphql";
+import { schema } from "../../src/schema.js";
+import type {
+  SqlCountApiTokensQuery,
+  SqlCountFollowersQuery,
+  SqlCountFollowingQuery,
+  SqlCountHomeQuery,
+  SqlCountLikersQuery,
+  SqlCountPostFieldsFragment,
+  SqlCountRepliesQuery,
+  SqlCountSessionsQuery,
+  SqlCountUserTimelineQuery,
+} from "../gql/graphql.js";
 import { type TestApi, type TestUser, globalId, testApi } from "../support/api.js";
 
 // For every connection field of schema.graphql: the number of SQL statements of a realistic query is
@@ -26,26 +38,26 @@ graphql(`
 `);
 
 const Home = graphql(`
-  query SqlCountHome($first: Int!) {
-    homeTimeline(first: $first) {
+  query SqlCountHome($first: Int!, $after: String) {
+    homeTimeline(first: $first, after: $after) {
       edges { cursor node { ...SqlCountPostFields } }
       pageInfo { hasNextPage endCursor }
     }
   }
 `);
 const UserPosts = graphql(`
-  query SqlCountUserTimeline($handle: String!, $first: Int!) {
-    userTimeline(handle: $handle, first: $first, includeReplies: true) {
+  query SqlCountUserTimeline($handle: String!, $first: Int!, $after: String) {
+    userTimeline(handle: $handle, first: $first, after: $after, includeReplies: true) {
       edges { cursor node { ...SqlCountPostFields } }
       pageInfo { hasNextPage endCursor }
     }
   }
 `);
 const Replies = graphql(`
-  query SqlCountReplies($id: ID!, $first: Int!) {
+  query SqlCountReplies($id: ID!, $first: Int!, $after: String) {
     post(id: $id) {
       ...SqlCountPostFields
-      replies(first: $first) {
+      replies(first: $first, after: $after) {
         edges { cursor node { ...SqlCountPostFields } }
         pageInfo { hasNextPage endCursor }
       }
@@ -53,11 +65,11 @@ const Replies = graphql(`
   }
 `);
 const Likers = graphql(`
-  query SqlCountLikers($id: ID!, $first: Int!) {
+  query SqlCountLikers($id: ID!, $first: Int!, $after: String) {
     post(id: $id) {
       id
       likeCount
-      likers(first: $first) {
+      likers(first: $first, after: $after) {
         edges { cursor node { handle displayName followerCount followingCount viewerFollows followsViewer } }
         pageInfo { hasNextPage endCursor }
       }
@@ -65,11 +77,11 @@ const Likers = graphql(`
   }
 `);
 const Followers = graphql(`
-  query SqlCountFollowers($handle: String!, $first: Int!) {
+  query SqlCountFollowers($handle: String!, $first: Int!, $after: String) {
     user(handle: $handle) {
       handle
       followerCount
-      followers(first: $first) {
+      followers(first: $first, after: $after) {
         edges { cursor node { handle displayName followerCount followingCount viewerFollows followsViewer } }
         pageInfo { hasNextPage endCursor }
       }
@@ -77,11 +89,11 @@ const Followers = graphql(`
   }
 `);
 const Following = graphql(`
-  query SqlCountFollowing($handle: String!, $first: Int!) {
+  query SqlCountFollowing($handle: String!, $first: Int!, $after: String) {
     user(handle: $handle) {
       handle
       followingCount
-      following(first: $first) {
+      following(first: $first, after: $after) {
         edges { cursor node { handle displayName followerCount followingCount viewerFollows followsViewer } }
         pageInfo { hasNextPage endCursor }
       }
@@ -89,10 +101,10 @@ const Following = graphql(`
   }
 `);
 const Sessions = graphql(`
-  query SqlCountSessions($first: Int!) {
+  query SqlCountSessions($first: Int!, $after: String) {
     viewer {
       handle
-      sessions(first: $first) {
+      sessions(first: $first, after: $after) {
         edges { cursor node { id userAgent createdAt lastUsedAt expiresAt isCurrent } }
         pageInfo { hasNextPage endCursor }
       }
@@ -100,10 +112,10 @@ const Sessions = graphql(`
   }
 `);
 const ApiTokens = graphql(`
-  query SqlCountApiTokens($first: Int!) {
+  query SqlCountApiTokens($first: Int!, $after: String) {
     viewer {
       handle
-      apiTokens(first: $first) {
+      apiTokens(first: $first, after: $after) {
         edges { cursor node { id name prefix scopes createdAt lastUsedAt expiresAt revokedAt } }
         pageInfo { hasNextPage endCursor }
       }
@@ -274,63 +286,104 @@ function expectVaried(edges: { node: SqlCountPostFieldsFragment }[]) {
 // viewer) included, is one statement of the SQL reader.
 const AUTH = ["sessions"];
 
-describe("SQL statements per list field do not grow with the page size", () => {
-  it("homeTimeline: 2 statements at first 5 and at first 50", async () => {
-    const { statements, edges } = await countBoth((first) => api.executeCounted(Home, { first }, { as: viewer }), (d) => d.homeTimeline.edges);
-    expectVaried(edges);
+interface ListCase {
+  run: (first: number, after?: string) => Promise<Counted<unknown>>;
+  connection: (data: never) => { edges: { node: unknown }[]; pageInfo: { endCursor?: string | null } };
+  /** The tables the statements read; AUTH first when the request carries a token. */
+  statements: string[];
+  check?: (edges: never) => void;
+}
+
+/** Every connection field of the schema has a case here, or the first test fails. */
+const LISTS: Record<string, ListCase> = {
+  "Query.homeTimeline": {
+    run: (first, after) => api.executeCounted(Home, { first, after }, { as: viewer }),
+    connection: (d: SqlCountHomeQuery) => d.homeTimeline,
     // The page (an EXISTS on follows), with author, repostOf, replyTo, threadRoot, their authors and the viewer flags.
-    expect(statements).toEqual([...AUTH, "posts"]);
-  });
-
-  it("userTimeline: 2 statements at first 5 and at first 50 (1 anonymously)", async () => {
-    const { statements, edges } = await countBoth(
-      (first) => api.executeCounted(UserPosts, { handle: "sql_author0", first }, { as: viewer }),
-      (d) => d.userTimeline.edges,
-    );
-    expectVaried(edges);
+    statements: [...AUTH, "posts"],
+    check: expectVaried,
+  },
+  "Query.userTimeline": {
+    run: (first, after) => api.executeCounted(UserPosts, { handle: "sql_author0", first, after }, { as: viewer }),
+    connection: (d: SqlCountUserTimelineQuery) => d.userTimeline,
     // The author's id by handle is a subquery PostgreSQL runs first, so the page walks the (author_id, id DESC) index.
-    expect(statements).toEqual([...AUTH, "posts"]);
-    // No credentials: no authentication.
-    const { statements: anonymous } = await countBoth((first) => api.executeCounted(UserPosts, { handle: "sql_author0", first }), (d) => d.userTimeline.edges);
-    expect(anonymous).toEqual(["posts"]);
+    statements: [...AUTH, "posts"],
+    check: expectVaried,
+  },
+  "Post.replies": {
+    run: (first, after) => api.executeCounted(Replies, { id: rootPostId, first, after }, { as: viewer }),
+    connection: (d: SqlCountRepliesQuery) => d.post!.replies,
+    statements: [...AUTH, "posts"], // the post, its relations and the page of replies with theirs
+    check: (edges: NonNullable<SqlCountRepliesQuery["post"]>["replies"]["edges"]) =>
+      expect(edges.filter((e) => e.node.viewerHasLiked)).toHaveLength(10),
+  },
+  "Post.likers": {
+    run: (first, after) => api.executeCounted(Likers, { id: rootPostId, first, after }, { as: viewer }),
+    connection: (d: SqlCountLikersQuery) => d.post!.likers,
+    statements: [...AUTH, "posts"], // the post with the page of likes, their users and the viewer's follows
+    // Every fan follows the viewer and is followed back; the viewer is among the likers too.
+    check: (edges: NonNullable<SqlCountLikersQuery["post"]>["likers"]["edges"]) =>
+      expect(edges.filter((e) => e.node.followsViewer && e.node.viewerFollows)).toHaveLength(49),
+  },
+  "User.followers": {
+    run: (first, after) => api.executeCounted(Followers, { handle: "sql_author0", first, after }, { as: viewer }),
+    connection: (d: SqlCountFollowersQuery) => d.user!.followers,
+    statements: [...AUTH, "users"], // the user with the page of follows, the followers and the viewer's follows
+  },
+  "User.following": {
+    run: (first, after) => api.executeCounted(Following, { handle: "sql_viewer", first, after }, { as: viewer }),
+    connection: (d: SqlCountFollowingQuery) => d.user!.following,
+    statements: [...AUTH, "users"],
+  },
+  "User.sessions": {
+    run: (first, after) => api.executeCounted(Sessions, { first, after }, { as: viewer }),
+    connection: (d: SqlCountSessionsQuery) => d.viewer!.sessions!,
+    statements: [...AUTH, "users"], // the viewer with the page of sessions
+  },
+  "User.apiTokens": {
+    run: (first, after) => api.executeCounted(ApiTokens, { first, after }, { as: viewer }),
+    connection: (d: SqlCountApiTokensQuery) => d.viewer!.apiTokens!,
+    statements: [...AUTH, "users"], // the viewer with the page of tokens
+  },
+};
+
+/** Every field of the schema that returns a connection, as "Type.field". */
+const connectionFields = Object.values(schema.getTypeMap())
+  .filter(isObjectType)
+  .flatMap((type) =>
+    Object.values(type.getFields())
+      .filter((field) => getNamedType(field.type).name.endsWith("Connection"))
+      .map((field) => `${type.name}.${field.name}`),
+  )
+  .sort();
+
+describe("SQL statements per list field do not grow with the page size, on page 1 and page 2", () => {
+  it("has a case for every connection field of the schema", () => {
+    expect(Object.keys(LISTS).sort()).toEqual(connectionFields);
   });
 
-  it("Post.replies: 2 statements at first 5 and at first 50", async () => {
-    const { statements, edges } = await countBoth((first) => api.executeCounted(Replies, { id: rootPostId, first }, { as: viewer }), (d) => d.post!.replies.edges);
-    expect(edges.filter((e) => e.node.viewerHasLiked)).toHaveLength(10);
-    expect(statements).toEqual([...AUTH, "posts"]); // the post, its relations and the page of replies with theirs
-  });
-
-  it("Post.likers: 2 statements at first 5 and at first 50", async () => {
-    const { statements, edges } = await countBoth((first) => api.executeCounted(Likers, { id: rootPostId, first }, { as: viewer }), (d) => d.post!.likers.edges);
-    expect(edges.filter((e) => e.node.followsViewer && e.node.viewerFollows)).toHaveLength(49); // every fan; not the viewer
-    expect(statements).toEqual([...AUTH, "posts"]); // the post with the page of likes, their users and the viewer's follows
-  });
-
-  it("User.followers: 2 statements at first 5 and at first 50", async () => {
-    const { statements } = await countBoth(
-      (first) => api.executeCounted(Followers, { handle: "sql_author0", first }, { as: viewer }),
-      (d) => d.user!.followers.edges,
+  it.each(connectionFields)("%s", async (name) => {
+    const list = LISTS[name];
+    if (!list) throw new Error(`${name} has no statement-count case: add one to LISTS`);
+    const page = (result: Counted<unknown>) => list.connection(result.data as never);
+    const { statements, edges } = await countBoth((first) => list.run(first), (data) => list.connection(data as never).edges);
+    list.check?.(edges as never);
+    expect(statements).toEqual(list.statements);
+    // Page 2, after page 1's last cursor: the same statements, none handed to Prisma.
+    const first = await list.run(5);
+    const { statements: second, edges: secondEdges } = await countBoth(
+      (size) => list.run(size, page(first).pageInfo.endCursor!),
+      (data) => list.connection(data as never).edges,
     );
-    expect(statements).toEqual([...AUTH, "users"]); // the user with the page of follows, the followers and the viewer's follows
+    expect(second).toEqual(list.statements);
+    expect(secondEdges).not.toContainEqual(page(first).edges[0]);
   });
+});
 
-  it("User.following: 2 statements at first 5 and at first 50", async () => {
-    const { statements } = await countBoth(
-      (first) => api.executeCounted(Following, { handle: "sql_viewer", first }, { as: viewer }),
-      (d) => d.user!.following.edges,
-    );
-    expect(statements).toEqual([...AUTH, "users"]);
-  });
-
-  it("User.sessions: 2 statements at first 5 and at first 50", async () => {
-    const { statements } = await countBoth((first) => api.executeCounted(Sessions, { first }, { as: viewer }), (d) => d.viewer!.sessions!.edges);
-    expect(statements).toEqual([...AUTH, "users"]); // the viewer with the page of sessions
-  });
-
-  it("User.apiTokens: 2 statements at first 5 and at first 50", async () => {
-    const { statements } = await countBoth((first) => api.executeCounted(ApiTokens, { first }, { as: viewer }), (d) => d.viewer!.apiTokens!.edges);
-    expect(statements).toEqual([...AUTH, "users"]); // the viewer with the page of tokens
+describe("an anonymous request", () => {
+  it("reads userTimeline in 1 statement: no credentials, no authentication", async () => {
+    const { statements } = await countBoth((first) => api.executeCounted(UserPosts, { handle: "sql_author0", first }), (d) => d.userTimeline.edges);
+    expect(statements).toEqual(["posts"]);
   });
 });
 
