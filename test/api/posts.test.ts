@@ -1184,3 +1184,49 @@ describe("concurrency", () => {
     }
   });
 });
+
+const ViewerCan = graphql(`
+  query PostsViewerCan($id: ID!) {
+    post(id: $id) { viewerCanEdit viewerCanDelete }
+  }
+`);
+
+describe("viewerCanEdit and viewerCanDelete", () => {
+  it("answer what editPost and deletePost then do, for every kind of viewer and post", async () => {
+    const [author, stranger] = await users(2);
+    const admin = await api.signUp({ role: "ADMIN" });
+    const minted = await api.execute(
+      `mutation { createApiToken(input: { name: "reader", scopes: [READ] }) { ... on CreatedApiToken { secret } } }`,
+      {},
+      { as: author },
+    );
+    const readOnly = { token: (minted.data as { createApiToken: { secret: string } }).createApiToken.secret };
+    const viewers: [string, As, boolean, boolean][] = [
+      // who, as, may edit their post, may delete it
+      ["the author", author, true, true],
+      ["a stranger", stranger, false, false],
+      ["an admin", admin, false, true],
+      ["anonymous", null, false, false],
+      ["the author's read-only token", readOnly, false, false],
+    ];
+    for (const [who, as, edit, remove] of viewers) {
+      const post = await createOk(author, `for ${who}`);
+      const flags = await api.execute(ViewerCan, { id: post.id }, { as });
+      expect(flags.data?.post, who).toEqual({ viewerCanEdit: edit, viewerCanDelete: remove });
+      const edited = await api.execute(EditPost, { input: { postId: post.id, body: "edited" } }, { as });
+      expect(edited.data?.editPost?.__typename === "Post", `${who} edits`).toBe(edit);
+      const deleted = await api.execute(DeletePost, { input: { postId: post.id } }, { as });
+      expect(deleted.data?.deletePost?.__typename === "Post", `${who} deletes`).toBe(remove);
+    }
+  });
+
+  it("are false for a deleted post, and a repost can be deleted but not edited", async () => {
+    const [author, other] = await users(2);
+    const post = await createOk(author, "soon gone");
+    const reposted = await api.execute(Repost, { input: { postId: post.id } }, { as: other });
+    const repostId = (reposted.data?.repost as { id: string }).id;
+    expect((await api.execute(ViewerCan, { id: repostId }, { as: other })).data?.post).toEqual({ viewerCanEdit: false, viewerCanDelete: true });
+    await api.execute(DeletePost, { input: { postId: post.id } }, { as: author });
+    expect((await api.execute(ViewerCan, { id: post.id }, { as: author })).data?.post).toEqual({ viewerCanEdit: false, viewerCanDelete: false });
+  });
+});

@@ -6,7 +6,7 @@ import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { nodeId } from "../../graphql/ids.js";
 import { User, UserConnection, viewerEdge } from "../users/users.schema.js";
 import { keysetPage } from "../../graphql/pagination.js";
-import { createPost, deletePost, editPost, repost, setLiked, undoRepost } from "./posts.service.js";
+import { canDeletePost, canEditPost, createPost, deletePost, editPost, repost, setLiked, undoRepost } from "./posts.service.js";
 
 const PostId = nodeId("Post");
 
@@ -33,6 +33,16 @@ export const Post = builder.prismaNode("Post", {
     viewerHasLiked: t.boolean({
       select: (_args, ctx) => (ctx.viewer ? { likes: viewerEdge({ userId: ctx.viewer.id }) } : {}),
       resolve: (post, _args, ctx) => ctx.viewer !== null && post.likes.length > 0,
+    }),
+    viewerCanEdit: t.boolean({
+      description: "Whether editPost would change this post for the viewer: their own, not a repost, not deleted.",
+      select: { authorId: true, repostOfId: true, deletedAt: true },
+      resolve: (post, _args, ctx) => canEditPost(ctx.viewer, post),
+    }),
+    viewerCanDelete: t.boolean({
+      description: "Whether deletePost would remove this post for the viewer: their own or, for an admin, anyone's; not already deleted.",
+      select: { authorId: true, repostOfId: true, deletedAt: true },
+      resolve: (post, _args, ctx) => canDeletePost(ctx.viewer, post),
     }),
     viewerHasReposted: t.boolean({
       select: (_args, ctx) => (ctx.viewer ? { reposts: viewerEdge({ authorId: ctx.viewer.id }) } : {}),

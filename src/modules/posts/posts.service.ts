@@ -57,20 +57,31 @@ export async function createPost<Q extends object>(db: Db, viewer: Viewer, input
   });
 }
 
-async function findOwnPost(db: Pick<Db, "post">, viewer: Viewer, id: number, allowAdmin: boolean) {
+/** The author edits a post; the author or an admin deletes it. Writing needs a writing credential. */
+const mayChange = (viewer: Viewer | null, post: { authorId: number }, action: "edit" | "delete") =>
+  viewer !== null && viewer.canWrite && (post.authorId === viewer.id || (action === "delete" && viewer.role === "ADMIN"));
+
+type PostState = { authorId: number; repostOfId: number | null; deletedAt: Date | null };
+
+/** Whether editPost would change this post for the viewer (what Post.viewerCanEdit answers). */
+export const canEditPost = (viewer: Viewer | null, post: PostState) => mayChange(viewer, post, "edit") && post.repostOfId === null && post.deletedAt === null;
+
+/** Whether deletePost would remove this post for the viewer (what Post.viewerCanDelete answers). */
+export const canDeletePost = (viewer: Viewer | null, post: PostState) => mayChange(viewer, post, "delete") && post.deletedAt === null;
+
+async function findOwnPost(db: Pick<Db, "post">, viewer: Viewer, id: number, action: "edit" | "delete") {
   const post = await db.post.findUnique({
     where: { id },
     select: { id: true, authorId: true, replyToId: true, repostOfId: true },
   });
   if (!post) throw new NotFoundError("Post");
-  const isAdmin = allowAdmin && viewer.role === "ADMIN";
-  if (post.authorId !== viewer.id && !isAdmin) throw new ForbiddenError("Only the author can change this post.");
+  if (!mayChange(viewer, post, action)) throw new ForbiddenError("Only the author can change this post.");
   return post;
 }
 
 export async function editPost<Q extends object>(db: Db, viewer: Viewer, id: number, body: string, query: Q) {
   const parsed = parseInput(z.object({ body: Body }), { body }).body;
-  const post = await findOwnPost(db, viewer, id, false);
+  const post = await findOwnPost(db, viewer, id, "edit");
   if (post.repostOfId !== null) throw ValidationError.of("postId", "A repost has no text to edit");
   return db.$transaction(async (tx) => {
     if ((await lockPost(tx, id)).deleted) throw ValidationError.of("postId", "A deleted post cannot be edited");
@@ -83,7 +94,7 @@ export async function editPost<Q extends object>(db: Db, viewer: Viewer, id: num
  * Reposts of it disappear; a repost itself is simply removed.
  */
 export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: number, query: Q) {
-  const post = await findOwnPost(db, viewer, id, true);
+  const post = await findOwnPost(db, viewer, id, "delete");
   if (post.repostOfId !== null) {
     await removeRepost(db, post.authorId, post.repostOfId);
     return db.post.findUniqueOrThrow({ ...query, where: { id: post.repostOfId } });
