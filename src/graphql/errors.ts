@@ -76,7 +76,9 @@ export function useErrorCodes(logger: Logger): Plugin {
     const code = error.extensions?.code;
     const armor = ARMOR_LIMIT.exec(error.message);
     if (armor) {
-      result = new GraphQLError(armor[1]!, { nodes: error.nodes, extensions: { code: /^Token/.test(armor[1]!) ? "GRAPHQL_PARSE_FAILED" : "GRAPHQL_VALIDATION_FAILED" } });
+      const code = /^Token/.test(armor[1]!) ? "GRAPHQL_PARSE_FAILED" : "GRAPHQL_VALIDATION_FAILED";
+      // As Yoga marks parse and validation errors: 400, or 200 to a client accepting only application/json.
+      result = new GraphQLError(armor[1]!, { nodes: error.nodes, extensions: { code, http: { spec: true, status: 400 } } });
     } else if (typeof code !== "string") {
       if (/^Variable "\$/.test(error.message)) result = recoded(error, "BAD_USER_INPUT");
       else if (/^(Must provide (an operation|operation name)|Unknown operation named)/.test(error.message)) result = recoded(error, "OPERATION_RESOLUTION_FAILURE");
