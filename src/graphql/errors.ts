@@ -33,7 +33,8 @@ function masked(error: unknown): GraphQLError {
   const replacement = new GraphQLError("Unexpected error.", {
     nodes: graphqlError?.nodes,
     path: graphqlError?.path,
-    extensions: { code: "INTERNAL_SERVER_ERROR" },
+    // `unexpected` (not sent) makes Yoga answer 500 when nothing could run.
+    extensions: { code: "INTERNAL_SERVER_ERROR", unexpected: true },
   });
   unexpected.set(replacement, graphqlError?.originalError ?? error);
   return replacement;

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../src/errors.js";
 import { encodeGlobalId } from "../../src/graphql/ids.js";
 import { type TestApi, type TestUser, testApi, testConfig } from "../support/api.js";
+import { faultyReader } from "../support/faults.js";
 
 // The README's table of error codes is the contract clients code against: it lists exactly the
 // codes the server can answer with (useErrorCodes turns any other into INTERNAL_SERVER_ERROR), and
@@ -19,6 +20,7 @@ function documented() {
 }
 
 let api: TestApi;
+let faulty: TestApi;
 let user: TestUser;
 let readOnly: { token: string };
 beforeAll(async () => {
@@ -26,6 +28,7 @@ beforeAll(async () => {
   user = await api.signUp({ handle: "codes_user" });
   const minted = await api.execute(`mutation { createApiToken(input: { name: "r", scopes: [READ] }) { ... on CreatedApiToken { secret } } }`, {}, { as: user });
   readOnly = { token: (minted.data as { createApiToken: { secret: string } }).createApiToken.secret };
+  faulty = await testApi(testConfig, { reader: faultyReader() });
 });
 
 interface Answer {
@@ -89,6 +92,10 @@ const triggers: Record<string, { name: string; send: () => Promise<Answer>; stat
       status: 200,
     },
   ],
+  INTERNAL_SERVER_ERROR: [
+    { name: "a fault in Chirp during a field", send: async () => answer(await faulty.app.fetch("http://chirp.test/graphql", { method: "POST", headers: { "content-type": "application/json", accept: ACCEPT }, body: JSON.stringify({ query: `{ user(handle: "codes_user") { handle } }` }) })), status: 200 },
+    { name: "a fault in Chirp before anything ran", send: async () => answer(await faulty.app.fetch("http://chirp.test/graphql", { method: "POST", headers: { "content-type": "application/json", accept: ACCEPT, authorization: `Bearer ${user.token}` }, body: JSON.stringify({ query: "{ viewer { handle } }" }) })), status: 500 },
+  ],
   RATE_LIMITED: [
     {
       name: "a sign-up over the limit",
@@ -102,8 +109,8 @@ const triggers: Record<string, { name: string; send: () => Promise<Answer>; stat
   ],
 };
 
-// Produced only when something is broken; test/…outage… and the masking tests cover them.
-const FAULTS = ["SERVICE_UNAVAILABLE", "INTERNAL_SERVER_ERROR"];
+// Produced only while the database is down: test/outage.test.ts stops a PostgreSQL of its own for it.
+const FAULTS = ["SERVICE_UNAVAILABLE"];
 
 describe("error codes", () => {
   it("the README's table lists exactly the codes the server can answer with", () => {
