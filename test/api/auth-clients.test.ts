@@ -100,6 +100,19 @@ describe("a stale Authorization header", () => {
     expect(result.errors?.map((e) => e.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
   });
 
+  it("lets introspection through (GraphiQL keeps its headers), but not an operation of nothing but __typename", async () => {
+    const user = await api.signUp({ handle: "stale_tools" });
+    const as = { token: await expiredToken(user) };
+    const schema = await api.execute("{ __schema { queryType { name } } __typename }", {}, { as });
+    expect(schema).toEqual({ status: 200, data: { __schema: { queryType: { name: "Query" } }, __typename: "Query" } });
+    for (const document of ["{ __typename }", "mutation { __typename }"]) {
+      const result = await api.execute(document, {}, { as });
+      expect(result.errors?.map((e) => e.extensions?.code), document).toEqual(["UNAUTHENTICATED"]);
+    }
+    const mixed = await api.execute(`{ __schema { queryType { name } } viewer { handle } }`, {}, { as });
+    expect(mixed.errors?.map((e) => e.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
+  });
+
   it("does not let another operation ride along with a sign-in", async () => {
     const user = await api.signUp({ handle: "stale_rider" });
     const mixed = `mutation { logIn(input: { login: "stale_rider", password: "${DEFAULT_PASSWORD}" }) { __typename } logOut }`;

@@ -8,7 +8,9 @@ import type { Viewer } from "./viewer.js";
 /**
  * Field extension of the mutations that sign in (logIn, signUp, refreshSession). An operation made
  * of nothing else is anonymous whatever its Authorization header holds: a client that attaches a
- * stale access token to every request can still get a fresh one.
+ * stale access token to every request can still get a fresh one. So is introspection (`__schema`,
+ * `__type`), which answers the same to everyone: GraphiQL keeps its headers, and would lose its
+ * docs once the token in them expires.
  */
 export const SIGNS_IN = { signsIn: true } as const;
 
@@ -18,19 +20,19 @@ export const SIGNS_IN = { signsIn: true } as const;
  * account) unless the operation only signs in.
  */
 export function useAuthentication(): Plugin<Context> {
-  const signInOnly = new WeakMap<DocumentNode, Map<string | null | undefined, boolean>>();
-  const onlySignsIn = (schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined) => {
-    let byName = signInOnly.get(document);
-    if (!byName) signInOnly.set(document, (byName = new Map()));
-    let only = byName.get(operationName);
-    if (only === undefined) byName.set(operationName, (only = rootFieldsSignIn(schema, document, operationName)));
-    return only;
+  const credentialFree = new WeakMap<DocumentNode, Map<string | null | undefined, boolean>>();
+  const needsNoCredentials = (schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined) => {
+    let byName = credentialFree.get(document);
+    if (!byName) credentialFree.set(document, (byName = new Map()));
+    let free = byName.get(operationName);
+    if (free === undefined) byName.set(operationName, (free = signsInOrIntrospects(schema, document, operationName)));
+    return free;
   };
   return {
     async onExecute({ args, extendContext }) {
       const ctx = args.contextValue as Context;
       const header = ctx.request.headers.get("authorization");
-      if (!header || onlySignsIn(args.schema, args.document, args.operationName)) return;
+      if (!header || needsNoCredentials(args.schema, args.document, args.operationName)) return;
       extendContext({ viewer: await authenticate(ctx.db, ctx.reader, ctx.config.jwt, header) });
     },
   };
@@ -43,19 +45,28 @@ export function signedIn(ctx: Context, viewer: Viewer) {
   RequestCache.clearForContext(ctx);
 }
 
-function rootFieldsSignIn(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined) {
+/** Whether the operation's root fields all sign in, or all introspect; `__typename` alone is neither. */
+function signsInOrIntrospects(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined) {
   const operation = getOperationAST(document, operationName);
   const rootType = operation && schema.getRootType(operation.operation);
   if (!operation || !rootType) return false;
   const fields = rootType.getFields();
-  const all = (selectionSet: SelectionSetNode): boolean =>
-    selectionSet.selections.every((selection) => {
-      if (selection.kind === Kind.FIELD) return selection.name.value === "__typename" || fields[selection.name.value]?.extensions.signsIn === true;
+  const names: string[] = [];
+  const collect = (selectionSet: SelectionSetNode) => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        names.push(selection.name.value);
+        continue;
+      }
       const fragment =
         selection.kind === Kind.INLINE_FRAGMENT
           ? selection
           : document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
-      return fragment !== undefined && "selectionSet" in fragment && all(fragment.selectionSet);
-    });
-  return all(operation.selectionSet);
+      if (fragment && "selectionSet" in fragment) collect(fragment.selectionSet);
+    }
+  };
+  collect(operation.selectionSet);
+  const others = names.filter((name) => name !== "__typename");
+  if (others.length === 0) return false;
+  return others.every((name) => fields[name]?.extensions.signsIn === true) || others.every((name) => name === "__schema" || name === "__type");
 }
