@@ -28,6 +28,8 @@ const EnvSchema = z.object({
   SIGNUPS_PER_IP: z.coerce.number().int().min(1).default(20),
   RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).default(900),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  REQUEST_TIMEOUT: z.coerce.number().int().min(1).default(30),
+  HEADERS_TIMEOUT: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = {
@@ -45,6 +47,8 @@ export type Config = {
   trustProxy: boolean;
   rateLimits: RateLimitSettings;
   logLevel: string;
+  /** A request's headers, and all of it, must arrive within these; a slower client is answered 408 and disconnected. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number };
 };
 
 export class ConfigError extends Error {
@@ -59,6 +63,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const e = parsed.data;
+  // Node's HTTP server refuses a headers timeout longer than the request timeout.
+  if (e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) throw new ConfigError("Invalid configuration:\n  HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT");
   const dataDir = resolve(e.DATA_DIR);
   return {
     env: e.NODE_ENV,
@@ -83,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       windowSeconds: e.RATE_LIMIT_WINDOW,
     },
     logLevel: e.LOG_LEVEL,
+    http: { headersTimeoutMs: e.HEADERS_TIMEOUT * 1000, requestTimeoutMs: e.REQUEST_TIMEOUT * 1000 },
   };
 }
 

@@ -1,8 +1,8 @@
-import { createServer } from "node:http";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db.js";
 import { loadDemoData } from "./demo.js";
+import { createHttpServer } from "./http-server.js";
 import { createLogger } from "./logger.js";
 import { migrate } from "./migrate.js";
 
@@ -29,7 +29,7 @@ if (db.kind === "pglite") {
 }
 
 const app = createApp({ db: db.prisma, reader: db.reader, config, logger });
-const server = createServer(app);
+const server = createHttpServer(app, config.http);
 server.on("error", async (error: NodeJS.ErrnoException) => {
   // Most often another Chirp (or anything else) already listens there: say so, without a stack trace.
   const reason = error.code === "EADDRINUSE" ? `port ${config.port} is already in use (PORT sets another)` : error.message;

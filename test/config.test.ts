@@ -19,6 +19,12 @@ describe("configuration", () => {
     expect(load).toThrow(/PORT: .*\n.*DATABASE_URL: must be a postgresql:\/\/ URL\n.*DEMO_DATA: .*\n.*JWT_SECRET: must be at least 32 characters/s);
   });
 
+  it("bounds how long a client may take to send its request, in seconds", () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
+    expect(() => loadConfig({ REQUEST_TIMEOUT: "0", HEADERS_TIMEOUT: "soon", DATA_DIR: dataDir })).toThrow(/REQUEST_TIMEOUT: .*\n.*HEADERS_TIMEOUT: /s);
+    expect(() => loadConfig({ REQUEST_TIMEOUT: "5", HEADERS_TIMEOUT: "6", DATA_DIR: dataDir })).toThrow("HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT");
+  });
+
   it("requires JWT_SECRET in production", () => {
     expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dataDir })).toThrow("JWT_SECRET: required when NODE_ENV=production");
   });
