@@ -12,6 +12,7 @@ import { useConnectionArgs } from "./graphql/connection-args.js";
 import { useGraphiQL } from "./graphql/graphiql.js";
 import type { Logger } from "./logger.js";
 import { RateLimits } from "./modules/auth/rate-limits.js";
+import { useReadiness } from "./readiness.js";
 import { schema } from "./schema.js";
 
 export interface AppDeps {
@@ -19,15 +20,19 @@ export interface AppDeps {
   reader: SqlReader;
   config: Config;
   logger: Logger;
+  /** Aborted when the server begins to shut down: /ready answers 503 from then on. */
+  shutdown?: AbortSignal;
 }
 
 /** The Yoga instance: an HTTP handler (`app.fetch`, or a Node request listener) serving /graphql. */
-export function createApp({ db, reader, config, logger }: AppDeps) {
+export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
   const rateLimits = new RateLimits(config.rateLimits);
   return createYoga<{ req?: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
+    // Yoga's own: 200 whenever the process runs (liveness); /ready also asks the database.
+    healthCheckEndpoint: "/health",
     // Yoga's own GraphiQL page inlines its scripts; ours serves them as files, under a strict CSP.
     graphiql: false,
     context: ({ request, req }) => createContext({ db, reader, config, rateLimits }, request, req?.socket),
@@ -46,6 +51,7 @@ export function createApp({ db, reader, config, logger }: AppDeps) {
       },
     },
     plugins: [
+      useReadiness(db, shutdown),
       useGraphiQL("/graphql"),
       useConnectionArgs(),
       useRequestErrorCode(),

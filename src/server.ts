@@ -28,7 +28,8 @@ if (db.kind === "pglite") {
   }
 }
 
-const app = createApp({ db: db.prisma, reader: db.reader, config, logger });
+const shutdown = new AbortController();
+const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal });
 const server = createHttpServer(app, config.http);
 server.on("error", async (error: NodeJS.ErrnoException) => {
   // Most often another Chirp (or anything else) already listens there: say so, without a stack trace.
@@ -45,10 +46,9 @@ server.listen(config.port, config.host, () => {
 // In-flight requests get this long to finish before their connections are cut.
 const SHUTDOWN_GRACE_MS = 10_000;
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
+async function stop(signal: string) {
+  if (shutdown.signal.aborted) return;
+  shutdown.abort();
   logger.info({ signal }, "shutting down");
   // Stop accepting, let in-flight requests (and their transactions) finish, then close the database:
   // closing it first fails every open transaction with "Unknown transaction status".
@@ -61,5 +61,5 @@ async function shutdown(signal: string) {
   logger.info("stopped");
   process.exit(0);
 }
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
