@@ -30,6 +30,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   REQUEST_TIMEOUT: z.coerce.number().int().min(1).default(30),
   HEADERS_TIMEOUT: z.coerce.number().int().min(1).default(10),
+  SHUTDOWN_TIMEOUT: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = {
@@ -49,6 +50,8 @@ export type Config = {
   logLevel: string;
   /** A request's headers, and all of it, must arrive within these; a slower client is answered 408 and disconnected. */
   http: { headersTimeoutMs: number; requestTimeoutMs: number };
+  /** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
+  shutdownTimeoutMs: number;
 };
 
 export class ConfigError extends Error {
@@ -90,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: e.LOG_LEVEL,
     http: { headersTimeoutMs: e.HEADERS_TIMEOUT * 1000, requestTimeoutMs: e.REQUEST_TIMEOUT * 1000 },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
   };
 }
 

@@ -25,6 +25,12 @@ describe("configuration", () => {
     expect(() => loadConfig({ REQUEST_TIMEOUT: "5", HEADERS_TIMEOUT: "6", DATA_DIR: dataDir })).toThrow("HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT");
   });
 
+  it("gives in-flight requests SHUTDOWN_TIMEOUT seconds after SIGTERM", () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).shutdownTimeoutMs).toBe(10_000);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT: "30", DATA_DIR: dataDir }).shutdownTimeoutMs).toBe(30_000);
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT: "soon", DATA_DIR: dataDir })).toThrow(/SHUTDOWN_TIMEOUT: /);
+  });
+
   it("requires JWT_SECRET in production", () => {
     expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dataDir })).toThrow("JWT_SECRET: required when NODE_ENV=production");
   });

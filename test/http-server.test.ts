@@ -1,21 +1,20 @@
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
-import { createHttpServer } from "../src/http-server.js";
+import { type HttpServer, createHttpServer } from "../src/http-server.js";
 import { testApi } from "./support/api.js";
 
 const { http: timeouts } = loadConfig({ JWT_SECRET: "test-secret-that-is-at-least-32-chars!", REQUEST_TIMEOUT: "2", HEADERS_TIMEOUT: "1" });
-let server: Server;
+let http: HttpServer;
 let port: number;
 beforeAll(async () => {
   const api = await testApi();
-  server = createHttpServer(api.app, timeouts);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  port = (server.address() as AddressInfo).port;
+  http = createHttpServer(api.app, timeouts);
+  await new Promise<void>((resolve) => http.server.listen(0, "127.0.0.1", resolve));
+  port = (http.server.address() as AddressInfo).port;
 });
-afterAll(() => server.close());
+afterAll(() => http.server.close());
 
 const body = JSON.stringify({ query: "{ __typename }" });
 const head = `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
