@@ -15,6 +15,7 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_CONNECT_TIMEOUT: z.coerce.number().int().min(1).default(5),
   DATA_DIR: z.string().min(1).default(".data"),
   DEMO_DATA: boolean.default(true),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
@@ -40,6 +41,8 @@ export type Config = {
   /** A real PostgreSQL when set; the embedded PGlite database otherwise. */
   databaseUrl: string | undefined;
   databasePoolSize: number;
+  /** How long a query waits for a connection to PostgreSQL before it fails. */
+  databaseConnectTimeoutMs: number;
   /** Where PGlite keeps its files; undefined keeps the embedded database in memory. */
   dataDir: string | undefined;
   demoData: boolean;
@@ -75,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT * 1000,
     dataDir: e.DATABASE_URL ? undefined : join(dataDir, "pglite"),
     demoData: e.DEMO_DATA,
     jwt: {

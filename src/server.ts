@@ -17,7 +17,12 @@ try {
 }
 const logger = createLogger(config.logLevel);
 
-const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
+const db = await openDatabase({
+  url: config.databaseUrl,
+  dataDir: config.dataDir,
+  poolSize: config.databasePoolSize,
+  connectTimeoutMs: config.databaseConnectTimeoutMs,
+});
 if (db.kind === "pglite") {
   // The embedded database migrates itself; a real PostgreSQL is migrated by `npm run db:migrate` before deploys.
   const { applied, fresh } = await migrate(db);

@@ -31,6 +31,11 @@ describe("configuration", () => {
     expect(() => loadConfig({ SHUTDOWN_TIMEOUT: "soon", DATA_DIR: dataDir })).toThrow(/SHUTDOWN_TIMEOUT: /);
   });
 
+  it("waits DATABASE_CONNECT_TIMEOUT seconds for a connection to PostgreSQL", () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).databaseConnectTimeoutMs).toBe(5_000);
+    expect(() => loadConfig({ DATABASE_CONNECT_TIMEOUT: "-1", DATA_DIR: dataDir })).toThrow(/DATABASE_CONNECT_TIMEOUT: /);
+  });
+
   it("requires JWT_SECRET in production", () => {
     expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dataDir })).toThrow("JWT_SECRET: required when NODE_ENV=production");
   });
