@@ -7,6 +7,7 @@ import { type ExecutionResult, GraphQLError, execute } from "graphql";
 import { type Plugin, createYoga, maskError as yogaMaskError } from "graphql-yoga";
 import type { Config } from "./config.js";
 import { type Context, createContext } from "./context.js";
+import { isDatabaseUnavailable } from "./db-errors.js";
 import { DomainError, RateLimitedError } from "./errors.js";
 import { useConnectionArgs } from "./graphql/connection-args.js";
 import { useGraphiQL } from "./graphql/graphiql.js";
@@ -102,6 +103,9 @@ function useRequestErrorCode(): Plugin {
   };
 }
 
+/** What a client is told to wait when the database is unreachable: a restart or failover takes seconds. */
+const RETRY_AFTER_SECONDS = 5;
+
 /** Expected failures keep their message and get a stable `extensions.code`; anything else is masked. */
 function expectedError(error: unknown): GraphQLError | null {
   const graphqlError = error instanceof GraphQLError ? error : null;
@@ -116,6 +120,16 @@ function expectedError(error: unknown): GraphQLError | null {
     return new GraphQLError(original.message, {
       path: graphqlError?.path,
       extensions: { code: original.code, retryAfterSeconds: original.retryAfterSeconds, http: { status: 429 } },
+    });
+  }
+  if (isDatabaseUnavailable(original)) {
+    return new GraphQLError("The service is unavailable for a moment; try again shortly.", {
+      path: graphqlError?.path,
+      extensions: {
+        code: "SERVICE_UNAVAILABLE",
+        retryAfterSeconds: RETRY_AFTER_SECONDS,
+        http: { status: 503, headers: { "Retry-After": String(RETRY_AFTER_SECONDS) } },
+      },
     });
   }
   if (original instanceof DomainError) return withCode(original.code, original.message);

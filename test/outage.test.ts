@@ -1,6 +1,10 @@
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type App, createApp } from "../src/app.js";
 import { type Database, openDatabase } from "../src/db.js";
+import { createLogger } from "../src/logger.js";
 import { migrate } from "../src/migrate.js";
+import { DEFAULT_PASSWORD, testConfig } from "./support/api.js";
 import { type PrivateCluster, privateClusterUnavailable, startPrivateCluster } from "./support/pg-cluster.js";
 
 const unavailable = privateClusterUnavailable();
@@ -45,6 +49,104 @@ describe.skipIf(unavailable)(`a PostgreSQL outage${unavailable ? ` (skipped: ${u
       cluster.start();
       // Had one leaked, these would wait for a free connection until DATABASE_CONNECT_TIMEOUT and fail.
       expect(await Promise.all(Array.from({ length: POOL_SIZE }, () => db.prisma.user.count()))).toEqual([0, 0]);
+    });
+  });
+
+  describe("through the app", () => {
+    let db: Database;
+    let app: App;
+    let token: string;
+    let viewerId: number;
+
+    async function request(query: string, auth?: string) {
+      const started = performance.now();
+      const response = await app.fetch("http://chirp.test/graphql", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+        body: JSON.stringify({ query }),
+      });
+      const text = await response.text();
+      return { status: response.status, retryAfter: response.headers.get("retry-after"), text, body: JSON.parse(text), ms: performance.now() - started };
+    }
+    const anonymousRead = () => request(`{ userTimeline(handle: "outage", first: 5) { edges { node { body } } } }`);
+    const authenticatedRead = () => request(`{ viewer { handle } }`, token);
+    const mutation = () => request(`mutation { createPost(input: { body: "during the outage" }) { __typename ... on Post { id } } }`, token);
+    // Anonymous, so the failure comes from Prisma in the resolver rather than from the session check in the context.
+    const logIn = () => request(`mutation { logIn(input: { login: "outage", password: "${DEFAULT_PASSWORD}" }) { __typename } }`);
+    const probe = async (path: string) => {
+      const started = performance.now();
+      const response = await app.fetch(`http://chirp.test${path}`);
+      return { status: response.status, text: await response.text(), ms: performance.now() - started };
+    };
+
+    beforeAll(async () => {
+      db = await openDatabase({ url: cluster.url, poolSize: POOL_SIZE, connectTimeoutMs: 2_000 });
+      app = createApp({ db: db.prisma, reader: db.reader, config: testConfig, logger: createLogger("silent") });
+      const signUp = await request(
+        `mutation { signUp(input: { handle: "outage", email: "outage@example.com", password: "${DEFAULT_PASSWORD}" }) { ... on AuthPayload { accessToken viewer { id } } } }`,
+      );
+      token = signUp.body.data.signUp.accessToken;
+      viewerId = Number(Buffer.from(signUp.body.data.signUp.viewer.id, "base64").toString().split(":")[1]);
+    });
+    afterAll(() => db?.close());
+
+    async function expectServing() {
+      const results = [await anonymousRead(), await authenticatedRead(), await mutation(), await logIn()];
+      expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      expect(results.map((r) => r.body)).toEqual([
+        { data: { userTimeline: { edges: expect.any(Array) } } },
+        { data: { viewer: { handle: "outage" } } },
+        { data: { createPost: { __typename: "Post", id: expect.any(String) } } },
+        { data: { logIn: { __typename: "AuthPayload" } } },
+      ]);
+      expect(await probe("/ready")).toMatchObject({ status: 200, text: "ready" });
+    }
+
+    async function expectUnavailable() {
+      for (const result of [await anonymousRead(), await authenticatedRead(), await mutation(), await logIn()]) {
+        expect(result.status, result.text).toBe(503);
+        expect(result.retryAfter).toBe("5");
+        expect(result.body.errors).toEqual([
+          expect.objectContaining({
+            message: "The service is unavailable for a moment; try again shortly.",
+            extensions: { code: "SERVICE_UNAVAILABLE", retryAfterSeconds: 5 },
+          }),
+        ]);
+        expect(result.text).not.toMatch(/ECONN|P1001|127\.0\.0\.1|at .*\.(ts|js):\d+/);
+        expect(result.ms).toBeLessThan(3_000);
+      }
+      const ready = await probe("/ready");
+      expect(ready).toMatchObject({ status: 503, text: "database unavailable" });
+      expect(ready.ms).toBeLessThan(1_500);
+      expect((await probe("/health")).status).toBe(200);
+    }
+
+    it.each(["fast", "immediate"] as const)(
+      "answers SERVICE_UNAVAILABLE quickly while PostgreSQL is stopped (-m %s), and serves again once it is back",
+      async (mode) => {
+        await expectServing();
+        cluster.stop(mode);
+        await expectUnavailable();
+        cluster.start();
+        await expectServing();
+      },
+    );
+
+    it("answers a transaction cut by the outage with SERVICE_UNAVAILABLE, and serves again once PostgreSQL is back", async () => {
+      // A createPost waits for the author's row, locked here, so it is inside its transaction when PostgreSQL stops.
+      const locker = new pg.Client({ connectionString: cluster.url });
+      locker.on("error", () => {});
+      await locker.connect();
+      await locker.query("BEGIN");
+      await locker.query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [viewerId]);
+      const posts = Array.from({ length: POOL_SIZE }, () => mutation());
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      cluster.stop("fast");
+      for (const result of await Promise.all(posts)) {
+        expect(result.body.errors?.[0]?.extensions?.code, result.text).toBe("SERVICE_UNAVAILABLE");
+      }
+      cluster.start();
+      await expectServing();
     });
   });
 });
