@@ -8,6 +8,7 @@ import { type Plugin, createYoga, maskError as yogaMaskError } from "graphql-yog
 import type { Config } from "./config.js";
 import { type Context, createContext } from "./context.js";
 import { isDatabaseUnavailable } from "./db-errors.js";
+import { ErrorReporter } from "./error-reporter.js";
 import { DomainError, RateLimitedError } from "./errors.js";
 import { useConnectionArgs } from "./graphql/connection-args.js";
 import { useGraphiQL } from "./graphql/graphiql.js";
@@ -28,6 +29,7 @@ export interface AppDeps {
 /** The Yoga instance: an HTTP handler (`app.fetch`, or a Node request listener) serving /graphql. */
 export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
   const rateLimits = new RateLimits(config.rateLimits);
+  const reporter = new ErrorReporter(logger);
   return createYoga<{ req?: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -41,18 +43,23 @@ export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
       debug: (...args) => logger.debug(args),
       info: (...args) => logger.info(args),
       warn: (...args) => logger.warn(args),
-      error: (...args) => logger.error(args),
+      // Yoga logs every error maskError replaced; those the reporter had are logged (or counted) already.
+      error: (...args) => {
+        if (!reporter.has(args[0])) logger.error(args);
+      },
     },
     maskedErrors: {
       maskError: (error, message, isDev) => {
         const known = expectedError(error);
+        if (known?.extensions.code === "SERVICE_UNAVAILABLE") reporter.report(error, "database unavailable");
         if (known) return known;
-        logger.error({ err: error }, "unexpected error");
+        reporter.report(error, "unexpected error");
         return yogaMaskError(error, message, isDev);
       },
     },
     plugins: [
       useReadiness(db, shutdown),
+      { onDispose: () => reporter.flush() },
       useGraphiQL("/graphql"),
       useConnectionArgs(),
       useRequestErrorCode(),

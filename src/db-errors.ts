@@ -35,7 +35,7 @@ function isConnectionFailure(error: Record<string, unknown>): boolean {
 }
 
 /** The error and what it wraps: `cause`, a GraphQLError's `originalError`, Prisma's `meta.driverAdapterError`. */
-function errorChain(error: unknown): Record<string, unknown>[] {
+export function errorChain(error: unknown): Record<string, unknown>[] {
   const found: Record<string, unknown>[] = [];
   let next: unknown[] = [error];
   // A few levels cover every wrapping seen; the bound guards against a cycle.

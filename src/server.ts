@@ -57,6 +57,7 @@ async function stop(signal: string) {
   // fails every open transaction with "Unknown transaction status".
   const { cut } = await drain(config.shutdownTimeoutMs);
   if (cut > 0) logger.warn({ connections: cut }, "cut connections still busy after SHUTDOWN_TIMEOUT");
+  await app.dispose();
   await db.close();
   logger.info("stopped");
   process.exit(0);

@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type App, createApp } from "../src/app.js";
@@ -55,6 +56,7 @@ describe.skipIf(unavailable)(`a PostgreSQL outage${unavailable ? ` (skipped: ${u
   describe("through the app", () => {
     let db: Database;
     let app: App;
+    const logLines: string[] = [];
     let token: string;
     let viewerId: number;
 
@@ -81,7 +83,13 @@ describe.skipIf(unavailable)(`a PostgreSQL outage${unavailable ? ` (skipped: ${u
 
     beforeAll(async () => {
       db = await openDatabase({ url: cluster.url, poolSize: POOL_SIZE, connectTimeoutMs: 2_000 });
-      app = createApp({ db: db.prisma, reader: db.reader, config: testConfig, logger: createLogger("silent") });
+      const lines = new Writable({
+        write(chunk, _encoding, done) {
+          logLines.push(...String(chunk).split("\n").filter(Boolean));
+          done();
+        },
+      });
+      app = createApp({ db: db.prisma, reader: db.reader, config: testConfig, logger: createLogger("info", lines) });
       const signUp = await request(
         `mutation { signUp(input: { handle: "outage", email: "outage@example.com", password: "${DEFAULT_PASSWORD}" }) { ... on AuthPayload { accessToken viewer { id } } } }`,
       );
@@ -122,11 +130,18 @@ describe.skipIf(unavailable)(`a PostgreSQL outage${unavailable ? ` (skipped: ${u
     }
 
     it.each(["fast", "immediate"] as const)(
-      "answers SERVICE_UNAVAILABLE quickly while PostgreSQL is stopped (-m %s), and serves again once it is back",
+      "answers SERVICE_UNAVAILABLE quickly while PostgreSQL is stopped (-m %s), logs each kind of failure once, and serves again once it is back",
       async (mode) => {
         await expectServing();
         cluster.stop(mode);
+        const before = logLines.length;
         await expectUnavailable();
+        // An outage under load: 400 failing requests write a line per kind of failure, not one per request.
+        for (let i = 0; i < 100; i++) await Promise.all([anonymousRead(), authenticatedRead(), mutation(), logIn()]);
+        const outageLines = logLines.slice(before).map((line) => JSON.parse(line));
+        // The first of each kind with its stack; a count of the rest when its interval ends.
+        expect(outageLines.length, JSON.stringify(outageLines.map((l) => l.kind))).toBeLessThanOrEqual(6);
+        expect(outageLines.every((l) => l.msg.startsWith("database unavailable") && (l.err?.stack || l.suppressed > 0))).toBe(true);
         cluster.start();
         await expectServing();
       },
