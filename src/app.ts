@@ -5,6 +5,7 @@ import { execute } from "graphql";
 import { type Plugin, createYoga } from "graphql-yoga";
 import type { Config } from "./config.js";
 import { type Context, createContext } from "./context.js";
+import { ErrorReporter } from "./error-reporter.js";
 import { useConnectionArgs } from "./graphql/connection-args.js";
 import { maskError, useErrorCodes } from "./graphql/errors.js";
 import { useGraphiQL } from "./graphql/graphiql.js";
@@ -14,6 +15,7 @@ import { useRequestPolicy } from "./http/request-policy.js";
 import type { Logger } from "./logger.js";
 import { useAuthentication } from "./modules/auth/auth.plugin.js";
 import { RateLimits } from "./rate-limits.js";
+import { useReadiness } from "./readiness.js";
 import { schema } from "./schema.js";
 import type { SqlReader } from "./sql/reader.js";
 
@@ -22,6 +24,8 @@ export interface AppDeps {
   reader: SqlReader;
   config: Config;
   logger: Logger;
+  /** Aborted when the server begins to shut down: /ready answers 503 from then on. */
+  shutdown?: AbortSignal;
 }
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
@@ -30,12 +34,15 @@ export interface ServerContext {
 }
 
 /** The Yoga instance: an HTTP handler (`app.fetch`, or a Node request listener) serving /graphql. */
-export function createApp({ db, reader, config, logger }: AppDeps) {
+export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
   const rateLimits = new RateLimits(config.rateLimits);
+  const reporter = new ErrorReporter(logger);
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
+    // Yoga's own: 200 whenever the process runs (liveness); /ready also asks the database.
+    healthCheckEndpoint: "/health",
     // Yoga's own GraphiQL page inlines its scripts; ours serves them as files, under a strict CSP.
     graphiql: false,
     // Yoga logs every error that maskError maps, the client's mistakes too; useRequestLog and
@@ -45,14 +52,16 @@ export function createApp({ db, reader, config, logger }: AppDeps) {
     context: ({ request, req }) => createContext({ db, reader, config, rateLimits }, request, requestLogger(request, logger), req?.socket),
     maskedErrors: { isDev: false, maskError },
     plugins: [
-      useRequestLog(logger),
+      useRequestLog(logger, config.trustProxy),
       useResponseHeaders(),
+      useReadiness(db, shutdown),
+      { onDispose: () => reporter.flush() },
       useRequestPolicy({ bodyLimit: config.requestBodyLimit }),
       ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       useConnectionArgs(),
       useAuthentication(),
-      useErrorCodes(logger),
+      useErrorCodes(reporter, logger, { production: config.env === "production" }),
       useGraphQLJsExecute(),
       EnvelopArmorPlugin({
         maxDepth: { n: 12 },

@@ -61,6 +61,7 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_CONNECT_TIMEOUT: z.coerce.number().int().min(1).default(5),
   DATA_DIR: z.string().min(1).default(".data"),
   DEMO_DATA: boolean.optional(),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
@@ -80,6 +81,9 @@ const EnvSchema = z.object({
   SIGNUPS_PER_IP: z.coerce.number().int().min(1).default(20),
   RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).default(900),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  REQUEST_TIMEOUT: z.coerce.number().int().min(1).default(30),
+  HEADERS_TIMEOUT: z.coerce.number().int().min(1).default(10),
+  SHUTDOWN_TIMEOUT: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = {
@@ -89,6 +93,8 @@ export type Config = {
   /** A real PostgreSQL when set; the embedded PGlite database otherwise. */
   databaseUrl: string | undefined;
   databasePoolSize: number;
+  /** How long a query waits for a connection to PostgreSQL before it fails. */
+  databaseConnectTimeoutMs: number;
   /** Where PGlite keeps its files; undefined keeps the embedded database in memory. */
   dataDir: string | undefined;
   demoData: boolean;
@@ -111,6 +117,10 @@ export type Config = {
   introspection: boolean;
   rateLimits: RateLimitSettings;
   logLevel: string;
+  /** A request's headers, and all of it, must arrive within these; a slower client is answered 408 and disconnected. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number };
+  /** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
+  shutdownTimeoutMs: number;
 };
 
 export class ConfigError extends Error {
@@ -129,6 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && e.DEMO_DATA) {
     throw new ConfigError("Invalid configuration:\n  DEMO_DATA: demo data (with a published admin password) is never loaded when NODE_ENV=production");
   }
+  // Node's HTTP server refuses a headers timeout longer than the request timeout.
+  if (e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) throw new ConfigError("Invalid configuration:\n  HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT");
   const dataDir = resolve(e.DATA_DIR);
   return {
     env: e.NODE_ENV,
@@ -136,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT * 1000,
     dataDir: e.DATABASE_URL ? undefined : join(dataDir, "pglite"),
     demoData: e.DEMO_DATA ?? !production,
     jwt: {
@@ -159,6 +172,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       windowSeconds: e.RATE_LIMIT_WINDOW,
     },
     logLevel: e.LOG_LEVEL,
+    http: { headersTimeoutMs: e.HEADERS_TIMEOUT * 1000, requestTimeoutMs: e.REQUEST_TIMEOUT * 1000 },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
   };
 }
 

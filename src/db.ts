@@ -31,6 +31,8 @@ export interface DatabaseOptions {
   /** PGlite's data folder; undefined keeps it in memory. */
   dataDir?: string | undefined;
   poolSize?: number;
+  /** How long a query waits for a PostgreSQL connection before it fails (node-postgres waits forever by default). */
+  connectTimeoutMs?: number;
   /** Called with every SQL statement Prisma sends (used by the SQL-counting tests and benchmarks). */
   onQuery?: (sql: string) => void;
   /** Called for every read the SQL reader hands to Prisma. */
@@ -74,14 +76,20 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
 }
 
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
-  const prisma = createPrisma(new PrismaPg(pool), options.onQuery);
+  const connectionTimeoutMillis = options.connectTimeoutMs ?? 5_000;
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis });
+  // An idle connection that dies (PostgreSQL stopped or restarted) is dropped by the pool, and the next
+  // query reports the outage; without a listener its 'error' event would end the process.
+  pool.on("error", () => {});
+  const prisma = createPrisma(releasingFailedTransactions(new PrismaPg(pool)), options.onQuery);
   return {
     kind: "postgresql",
     prisma,
     reader: new SqlReader((statement) => pool.query(statement), readerOptions(options)),
     session: async () => {
-      const client = new pg.Client({ connectionString: url });
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis });
+      // A failure shows in the next query; the 'error' event alone would end the process.
+      client.on("error", () => {});
       await client.connect();
       return {
         query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params)) as unknown as { rows: R[] },
@@ -94,4 +102,36 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
       await pool.end();
     },
   };
+}
+
+type PgAdapter = Awaited<ReturnType<PrismaPg["connect"]>>;
+
+/**
+ * Prisma 6.19 returns a transaction's connection to the pool only after its COMMIT or ROLLBACK
+ * succeeds: when the connection died mid-transaction (PostgreSQL stopped), ROLLBACK fails and the
+ * connection stays checked out for good, so each such transaction takes a slot of the pool until
+ * none is left and pool.end() hangs. Release it whenever that last statement fails.
+ */
+function releasingFailedTransactions(factory: PrismaPg): PrismaPg {
+  const connect = factory.connect.bind(factory);
+  factory.connect = async () => {
+    const adapter: PgAdapter = await connect();
+    const startTransaction = adapter.startTransaction.bind(adapter);
+    adapter.startTransaction = async (isolationLevel) => {
+      const transaction = await startTransaction(isolationLevel);
+      const executeRaw = transaction.executeRaw.bind(transaction);
+      transaction.executeRaw = async (query) => {
+        try {
+          return await executeRaw(query);
+        } catch (error) {
+          // rollback() only releases the connection (the pool drops it when it is broken); it sends no SQL.
+          if (query.sql === "COMMIT" || query.sql === "ROLLBACK") await transaction.rollback();
+          throw error;
+        }
+      };
+      return transaction;
+    };
+    return adapter;
+  };
+  return factory;
 }

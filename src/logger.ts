@@ -19,6 +19,7 @@ const REDACT = [
   "*.variables",
 ];
 
+/** JSON lines on stdout, or on `destination` (tests read what was logged). */
 export const createLogger = (level: string, destination?: DestinationStream) =>
   pino({ level, base: undefined, redact: { paths: REDACT, censor: "[redacted]" }, serializers: { err: serializeError } }, destination);
 

@@ -1,13 +1,13 @@
-import { createServer } from "node:http";
 import { createApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db.js";
 import { loadDemoData } from "./demo.js";
+import { createHttpServer } from "./http-server.js";
 import { createLogger } from "./logger.js";
 import { migrate } from "./migrate.js";
 
 const startedAt = performance.now();
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (error) {
@@ -21,6 +21,7 @@ const db = await openDatabase({
   url: config.databaseUrl,
   dataDir: config.dataDir,
   poolSize: config.databasePoolSize,
+  connectTimeoutMs: config.databaseConnectTimeoutMs,
   // A read the SQL reader cannot compile costs Prisma's CPU time instead: LOG_LEVEL=debug shows which and why.
   onFallback: (fallback) => logger.debug(fallback, "SQL reader: read through Prisma"),
 });
@@ -34,8 +35,9 @@ if (db.kind === "pglite") {
   }
 }
 
-const app = createApp({ db: db.prisma, reader: db.reader, config, logger });
-const server = createServer(app);
+const shutdown = new AbortController();
+const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal });
+const { server, drain } = createHttpServer(app, config.http);
 server.on("error", async (error: NodeJS.ErrnoException) => {
   // Most often another Chirp (or anything else) already listens there: say so, without a stack trace.
   const reason = error.code === "EADDRINUSE" ? `port ${config.port} is already in use (PORT sets another)` : error.message;
@@ -44,28 +46,23 @@ server.on("error", async (error: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 server.listen(config.port, config.host, () => {
-  const url = `http://localhost:${config.port}/graphql`;
-  logger.info({ url, database: db.kind, startupMs: Math.round(performance.now() - startedAt) }, `Chirp is ready at ${url}`);
+  const { port } = server.address() as { port: number };
+  const url = `http://localhost:${port}/graphql`;
+  logger.info({ url, port, database: db.kind, startupMs: Math.round(performance.now() - startedAt) }, `Chirp is ready at ${url}`);
 });
 
-// In-flight requests get this long to finish before their connections are cut.
-const SHUTDOWN_GRACE_MS = 10_000;
-
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
+async function stop(signal: string) {
+  if (shutdown.signal.aborted) return;
+  shutdown.abort();
   logger.info({ signal }, "shutting down");
-  // Stop accepting, let in-flight requests (and their transactions) finish, then close the database:
-  // closing it first fails every open transaction with "Unknown transaction status".
-  const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timeout = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-  await drained;
-  clearTimeout(timeout);
+  // Let in-flight requests (and their transactions) finish, then close the database: closing it first
+  // fails every open transaction with "Unknown transaction status".
+  const { cut } = await drain(config.shutdownTimeoutMs);
+  if (cut > 0) logger.warn({ connections: cut }, "cut connections still busy after SHUTDOWN_TIMEOUT");
+  await app.dispose();
   await db.close();
   logger.info("stopped");
   process.exit(0);
 }
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -47,6 +47,23 @@ describe("configuration", () => {
     expect(loadConfig({ DATA_DIR: dataDir })).toMatchObject({ demoData: true, graphiql: true, introspection: true });
   });
 
+  it("bounds how long a client may take to send its request, in seconds", () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
+    expect(() => loadConfig({ REQUEST_TIMEOUT: "0", HEADERS_TIMEOUT: "soon", DATA_DIR: dataDir })).toThrow(/REQUEST_TIMEOUT: .*\n.*HEADERS_TIMEOUT: /s);
+    expect(() => loadConfig({ REQUEST_TIMEOUT: "5", HEADERS_TIMEOUT: "6", DATA_DIR: dataDir })).toThrow("HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT");
+  });
+
+  it("gives in-flight requests SHUTDOWN_TIMEOUT seconds after SIGTERM", () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).shutdownTimeoutMs).toBe(10_000);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT: "30", DATA_DIR: dataDir }).shutdownTimeoutMs).toBe(30_000);
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT: "soon", DATA_DIR: dataDir })).toThrow(/SHUTDOWN_TIMEOUT: /);
+  });
+
+  it("waits DATABASE_CONNECT_TIMEOUT seconds for a connection to PostgreSQL", () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).databaseConnectTimeoutMs).toBe(5_000);
+    expect(() => loadConfig({ DATABASE_CONNECT_TIMEOUT: "-1", DATA_DIR: dataDir })).toThrow(/DATABASE_CONNECT_TIMEOUT: /);
+  });
+
   it("requires JWT_SECRET in production", () => {
     expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dataDir })).toThrow("JWT_SECRET: required when NODE_ENV=production");
   });

@@ -1,6 +1,8 @@
 import { PothosValidationError } from "@pothos/core";
 import { type ExecutionResult, GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { isDatabaseUnavailable } from "../db-errors.js";
+import type { ErrorReporter } from "../error-reporter.js";
 import { DomainError, ERROR_CODES, type ErrorCode, RateLimitedError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { noteErrorCode, requestLogger } from "./request-log.js";
@@ -13,8 +15,11 @@ export const badUserInput = (message: string) => withCode("BAD_USER_INPUT", mess
 
 const KNOWN_CODES = new Set<string>(ERROR_CODES);
 
-/** The unexpected errors behind masked ones, logged with their request's id when the answer is sent. */
-const unexpected = new WeakMap<GraphQLError, unknown>();
+/** What a client is told to wait when the database is unreachable: a restart or failover takes seconds. */
+const RETRY_AFTER_SECONDS = 5;
+
+/** Errors behind the answers made of them that Chirp logs, with their request's id, when the answer is sent. */
+const toReport = new WeakMap<GraphQLError, { error: unknown; message: string }>();
 
 /**
  * Yoga's maskError: expected failures keep their message and get their stable code; anything else
@@ -36,7 +41,7 @@ function masked(error: unknown): GraphQLError {
     // `unexpected` (not sent) makes Yoga answer 500 when nothing could run.
     extensions: { code: "INTERNAL_SERVER_ERROR", unexpected: true },
   });
-  unexpected.set(replacement, graphqlError?.originalError ?? error);
+  toReport.set(replacement, { error: graphqlError?.originalError ?? error, message: "unexpected error" });
   return replacement;
 }
 
@@ -52,6 +57,15 @@ function expectedError(error: unknown): GraphQLError | null {
       http: { status: 429, headers: { "Retry-After": String(original.retryAfterSeconds) } },
     });
   }
+  if (isDatabaseUnavailable(original)) {
+    const unavailable = located("The service is unavailable for a moment; try again shortly.", {
+      code: "SERVICE_UNAVAILABLE",
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+      http: { status: 503, headers: { "Retry-After": String(RETRY_AFTER_SECONDS) } },
+    });
+    toReport.set(unavailable, { error: original, message: "database unavailable" });
+    return unavailable;
+  }
   if (original instanceof DomainError) return located(original.message, { code: original.code });
   // Pothos rejects malformed cursors, IDs and page sizes with this class: all of them are the caller's input.
   if (original instanceof PothosValidationError) return located(original.message, { code: "BAD_USER_INPUT" });
@@ -62,33 +76,48 @@ function expectedError(error: unknown): GraphQLError | null {
   return null;
 }
 
+/** graphql-js writes its request errors without a code; these are the caller's. */
+const REQUEST_ERRORS: [RegExp, ErrorCode][] = [
+  [/^Variable "\$/, "BAD_USER_INPUT"],
+  [/^(Must provide (an operation|operation name)|Unknown operation named)/, "OPERATION_RESOLUTION_FAILURE"],
+  // graphql-js 16 leaves a missing root type to execution.
+  [/^Schema is not configured to execute \w+ operation/, "GRAPHQL_VALIDATION_FAILED"],
+];
+
 /** graphql-armor writes its limits as "Syntax Error: …" though none is one. */
 const ARMOR_LIMIT = /^Syntax Error: ((?:Query depth|Aliases|Directives|Token) limit .*)$/;
 
+/** As Yoga marks its parse and validation errors: 400, or 200 to a client that accepts only application/json. */
+const SPEC_400 = { spec: true, status: 400 };
+
 /**
  * Every error of an answer leaves with a code from ERROR_CODES. graphql-js reports a malformed
- * request without one: variable values are the caller's input (BAD_USER_INPUT), a missing or
- * unknown operation name OPERATION_RESOLUTION_FAILURE (Apollo's code, as Yoga gives it). Anything else without a known code is a bug:
- * masked and logged. The unexpected errors of the answer are logged here, with the request's id.
+ * request without one (REQUEST_ERRORS), and its messages of bad variables print the value the client
+ * sent, which error reporters in front-ends then keep: those values are cut out (and, in
+ * production, the suggestions of names that map the schema). Anything else without a known code is
+ * a bug: masked and logged. The errors behind the answer are logged here, with the request's id,
+ * through `reporter`, which logs each kind once per interval.
  */
-export function useErrorCodes(logger: Logger): Plugin {
+export function useErrorCodes(reporter: ErrorReporter, logger: Logger, { production }: { production: boolean }): Plugin {
   const normalise = (request: Request) => (error: GraphQLError): GraphQLError => {
     let result = error;
     const code = error.extensions?.code;
     const armor = ARMOR_LIMIT.exec(error.message);
     if (armor) {
-      const code = /^Token/.test(armor[1]!) ? "GRAPHQL_PARSE_FAILED" : "GRAPHQL_VALIDATION_FAILED";
-      // As Yoga marks parse and validation errors: 400, or 200 to a client accepting only application/json.
-      result = new GraphQLError(armor[1]!, { nodes: error.nodes, extensions: { code, http: { spec: true, status: 400 } } });
+      result = new GraphQLError(armor[1]!, { nodes: error.nodes, extensions: { code: /^Token/.test(armor[1]!) ? "GRAPHQL_PARSE_FAILED" : "GRAPHQL_VALIDATION_FAILED", http: SPEC_400 } });
     } else if (typeof code !== "string") {
-      if (/^Variable "\$/.test(error.message)) result = recoded(error, "BAD_USER_INPUT");
-      else if (/^(Must provide (an operation|operation name)|Unknown operation named)/.test(error.message)) result = recoded(error, "OPERATION_RESOLUTION_FAILURE");
-      else result = masked(error);
+      const known = REQUEST_ERRORS.find(([pattern]) => pattern.test(error.message));
+      if (!known) result = masked(error);
+      else if (known[1] === "BAD_USER_INPUT") result = recoded(error, known[1], withoutValue(error, production));
+      else result = recoded(error, known[1], error.message, known[1] === "GRAPHQL_VALIDATION_FAILED" ? SPEC_400 : undefined);
     } else if (!KNOWN_CODES.has(code)) {
       result = masked(error);
+    } else if (code === "BAD_REQUEST" && (error.extensions.http as { spec?: boolean } | undefined)?.spec) {
+      // A request with no query at all is not a GraphQL result to legacy clients either: 400 for everyone.
+      result = recoded(error, code, error.message, { status: 400 });
     }
-    const original = unexpected.get(result);
-    if (original !== undefined) requestLogger(request, logger).error({ err: original, path: result.path?.join(".") }, "unexpected error");
+    const report = toReport.get(result);
+    if (report) reporter.report(report.error, report.message, requestLogger(request, logger));
     noteErrorCode(request, String(result.extensions.code));
     return result;
   };
@@ -102,5 +131,25 @@ export function useErrorCodes(logger: Logger): Plugin {
   };
 }
 
-const recoded = (error: GraphQLError, code: ErrorCode) =>
-  new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions: { ...error.extensions, code } });
+const recoded = (error: GraphQLError, code: ErrorCode, message: string, http?: object) =>
+  new GraphQLError(message, { nodes: error.nodes, path: error.path, extensions: { ...error.extensions, code, ...(http ? { http } : {}) } });
+
+/**
+ * `Variable "$input" got invalid value { password: 7 } at "input.password"; String cannot represent
+ * a non string value: 7` without the values: `Variable "$input" got invalid value at
+ * "input.password"; String cannot represent a non string value`.
+ */
+function withoutValue(error: GraphQLError, production: boolean) {
+  const reason = error.originalError?.message;
+  const name = /^Variable "\$[^"]+"/.exec(error.message)![0];
+  let message: string;
+  if (reason !== undefined && error.message.endsWith(`; ${reason}`)) {
+    const head = error.message.slice(0, -(reason.length + 2));
+    const at = / at "[^"]*"$/.exec(head)?.[0] ?? "";
+    message = `${name} got invalid value${at}; ${reason.replace(/(cannot represent (?:a )?non[- ][\w-]+ value): [\s\S]*$/, "$1")}`;
+  } else {
+    // "of required type … was not provided", "of non-null type … must not be null": no value in them.
+    message = /got invalid value/.test(error.message) ? `${name} got an invalid value.` : error.message;
+  }
+  return production ? message.replace(/ Did you mean [\s\S]*$/, "") : message;
+}

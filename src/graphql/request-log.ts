@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import type { TrustProxy } from "../config.js";
 import type { Context } from "../context.js";
 import type { Logger } from "../logger.js";
 
@@ -10,12 +11,13 @@ interface RequestLog {
   startedAt: number;
   operation?: string;
   userId?: number;
+  ip?: string;
   codes: Set<string>;
 }
 
 const requests = new WeakMap<Request, RequestLog>();
 
-/** A request id a proxy in front may have set (nginx's $request_id, a load balancer's trace id). */
+/** A request id a trusted proxy in front may have set (nginx's $request_id, a load balancer's trace id). */
 const FORWARDED_ID = /^[\w.:-]{1,64}$/;
 
 /** The logger of a request, whose lines carry its id; the server's own for a request this plugin did not see. */
@@ -25,16 +27,18 @@ export const requestLogger = (request: Request, fallback: Logger) => requests.ge
 export const noteErrorCode = (request: Request, code: string) => requests.get(request)?.codes.add(code);
 
 /**
- * Gives every request an id (the X-Request-Id it came with, or a new one), returned as X-Request-Id
- * and carried by every log line of the request, and logs one line when it is answered: method,
- * path, status, duration, operation name, the viewer and the error codes. Never the query string,
- * variables or error messages: those are the client's input and can hold passwords and tokens.
- * Answers with errors log at info; the rest at debug. Chirp's own faults are logged on their own, at error.
+ * Gives every request an id (the X-Request-Id a trusted proxy sent with it, or a new one), returned
+ * as X-Request-Id and carried by every log line of the request, and logs one line when it is
+ * answered: method, path, status, duration, operation name, the viewer, the client's address and
+ * the error codes, typed results' included. Never the query string, variables or error messages:
+ * those are the client's input and can hold passwords and tokens. Answers with errors log at info;
+ * the rest at debug. Chirp's own faults are logged on their own, at error.
  */
-export function useRequestLog(logger: Logger): Plugin<Context> {
+export function useRequestLog(logger: Logger, trustProxy: TrustProxy): Plugin<Context, { req?: { socket?: { remoteAddress?: string } } }> {
   return {
-    onRequest({ request }) {
-      const forwarded = request.headers.get("x-request-id");
+    onRequest({ request, serverContext }) {
+      const peer = serverContext.req?.socket?.remoteAddress;
+      const forwarded = peer && trustProxy(peer, 0) ? request.headers.get("x-request-id") : null;
       const id = forwarded && FORWARDED_ID.test(forwarded) ? forwarded : randomUUID();
       requests.set(request, { id, log: logger.child({ reqId: id }), startedAt: performance.now(), codes: new Set() });
     },
@@ -42,6 +46,7 @@ export function useRequestLog(logger: Logger): Plugin<Context> {
       const entry = requests.get(args.contextValue.request);
       if (!entry) return;
       entry.operation = getOperationAST(args.document, args.operationName)?.name?.value;
+      entry.ip = args.contextValue.clientIp;
       return { onExecuteDone: () => void (entry.userId = args.contextValue.viewer?.id) };
     },
     onResponse({ request, response }) {
@@ -57,6 +62,7 @@ export function useRequestLog(logger: Logger): Plugin<Context> {
           ms: Math.round((performance.now() - entry.startedAt) * 10) / 10,
           operation: entry.operation?.slice(0, 100),
           userId: entry.userId,
+          ip: entry.ip,
           codes: entry.codes.size > 0 ? [...entry.codes] : undefined,
         },
         "request",

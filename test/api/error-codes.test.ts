@@ -61,6 +61,7 @@ const triggers: Record<string, { name: string; send: () => Promise<Answer>; stat
   ],
   GRAPHQL_VALIDATION_FAILED: [
     { name: "an unknown field", send: () => post({ query: "{ viewer { nope } }" }), status: 400 },
+    { name: "a subscription, which the schema does not have yet", send: () => post({ query: "subscription { x }" }), status: 400 },
     {
       name: "a query too deep",
       send: () => post({ query: "{ viewer { followers(first: 1) { edges { node { followers(first: 1) { edges { node { followers(first: 1) { edges { node { followers(first: 1) { edges { node { handle } } } } } } } } } } } } } }" }),
@@ -70,6 +71,10 @@ const triggers: Record<string, { name: string; send: () => Promise<Answer>; stat
   OPERATION_RESOLUTION_FAILURE: [{ name: "an unknown operation name", send: () => post({ query: "query A { __typename }", operationName: "B" }), status: 400 }],
   BAD_REQUEST: [
     { name: "a batch", send: () => post([{ query: "{ __typename }" }]), status: 400 },
+    { name: "no query at all", send: () => post({}), status: 400 },
+    { name: "no query at all, to a client that accepts only application/json", send: () => post({}, { accept: "application/json" }), status: 400 },
+    { name: "a GET whose variables are not JSON", send: async () => answer(await api.app.fetch("http://chirp.test/graphql?query=%7B__typename%7D&variables=hunter2password", { headers: { accept: ACCEPT } })), status: 400 },
+    { name: "a GET whose extensions are not JSON", send: async () => answer(await api.app.fetch("http://chirp.test/graphql?query=%7B__typename%7D&extensions=%7B", { headers: { accept: ACCEPT } })), status: 400 },
     { name: "a mutation over GET", send: async () => answer(await api.app.fetch(`http://chirp.test/graphql?query=${encodeURIComponent("mutation { logOut }")}`, { headers: { accept: ACCEPT } })), status: 405 },
     { name: "a body too large", send: () => post({ query: "{ __typename }", variables: { pad: "x".repeat(200_000) } }), status: 413 },
     { name: "a text/plain body", send: () => post({ query: "{ __typename }" }, { "content-type": "text/plain" }), status: 415 },

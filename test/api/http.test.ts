@@ -63,12 +63,25 @@ describe("errors over HTTP", () => {
     expect((await api.execute(aliases)).errors?.[0]?.message).toMatch(/Aliases limit of 30 exceeded/);
   });
 
-  it("answers a variable of the wrong type with BAD_USER_INPUT", async () => {
+  it("answers a variable of the wrong type with BAD_USER_INPUT, without repeating the value", async () => {
     const result = await api.execute(
       graphql(`query HttpUserByHandle($handle: String!) { user(handle: $handle) { handle } }`),
       { handle: { not: "a string" } as unknown as string },
     );
-    expect(result.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(result.errors).toEqual([
+      { message: 'Variable "$handle" got invalid value; String cannot represent a non string value', locations: [{ line: 1, column: 24 }], extensions: { code: "BAD_USER_INPUT" } },
+    ]);
+    // Front-ends send such messages to their error reporters: a password sent as a number stays out of them.
+    const logIn = await api.execute("mutation L($i: LogInInput!) { logIn(input: $i) { __typename } }", { i: { login: "someone", password: 1234567890 } });
+    expect(logIn.errors?.[0]?.message).toBe('Variable "$i" got invalid value at "i.password"; String cannot represent a non string value');
+  });
+
+  it("names no schema field in variable errors in production", async () => {
+    const production = await testApi({ ...testConfig, env: "production" });
+    const document = "mutation S($i: SignUpInput!) { signUp(input: $i) { __typename } }";
+    const variables = { i: { handle: "a", email: "b", password: "c", displayNam: "x" } };
+    expect((await production.execute(document, variables)).errors?.[0]?.message).toBe('Variable "$i" got invalid value; Field "displayNam" is not defined by type "SignUpInput".');
+    expect((await api.execute(document, variables)).errors?.[0]?.message).toMatch(/Did you mean "displayName"\?$/);
   });
 });
 
@@ -281,10 +294,14 @@ describe("response headers", () => {
     }
   });
 
-  it("keeps a request id the proxy in front set, and replaces one that is not an id", async () => {
-    expect((await post(JSON.stringify({ query: "{ __typename }" }), { "x-request-id": "lb-7f3a9c" })).headers.get("x-request-id")).toBe("lb-7f3a9c");
-    const odd = (await post(JSON.stringify({ query: "{ __typename }" }), { "x-request-id": "two words\u00e9" })).headers.get("x-request-id");
-    expect(odd).toMatch(/^[0-9a-f-]{36}$/);
+  it("keeps a request id the trusted proxy in front set, and no other", async () => {
+    const behindProxy = await testApi({ ...testConfig, trustProxy: (address) => address === "10.0.0.1" });
+    const send = async (requestId: string, from: string) =>
+      (await behindProxy.app.fetch("http://chirp.test/graphql", { method: "POST", headers: { "content-type": "application/json", "x-request-id": requestId }, body: '{"query":"{ __typename }"}' }, { req: { socket: { remoteAddress: from } } })).headers.get("x-request-id");
+    expect(await send("lb-7f3a9c", "10.0.0.1")).toBe("lb-7f3a9c");
+    expect(await send("two words\u00e9", "10.0.0.1")).toMatch(/^[0-9a-f-]{36}$/);
+    // A client cannot make its lines share another request's id.
+    expect(await send("lb-7f3a9c", "203.0.113.9")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("lets GraphiQL's immutable assets keep their own caching", async () => {

@@ -36,6 +36,7 @@ const corpus: [string, () => Response | Promise<Response>][] = [
   ["invalid JSON", () => raw(`{"query": "mutation { logIn(input: {login: \\"${EMAIL}\\", password: \\"${PASSWORD}\\"}) { __typename } }"`)],
   ["a body too large", () => raw(JSON.stringify({ query: "{ __typename }", variables: { password: PASSWORD, pad: "x".repeat(200_000) } }))],
   ["an unknown operation name", () => raw(JSON.stringify({ query: "query A { __typename }", operationName: PASSWORD }))],
+  ["a GET whose variables are not JSON", () => api.app.fetch(`http://chirp.test/graphql?query=%7B__typename%7D&variables=${encodeURIComponent(PASSWORD)}`, { headers: { accept: "application/json" } })],
   ["a GET with variables in the URL", () => api.app.fetch(`http://chirp.test/graphql?query=${encodeURIComponent("query Q($p: Int) { __typename }")}&variables=${encodeURIComponent(JSON.stringify({ p: PASSWORD }))}`, { headers: { accept: "application/json" } })],
 ];
 
