@@ -10,6 +10,7 @@ import PrismaTypes, { getDatamodel } from "./generated/pothos-prisma-types.js";
 import { badUserInput, forbidden, unauthenticated } from "./graphql/errors.js";
 import { decodeGlobalId } from "./graphql/ids.js";
 import InputChecksPlugin from "./graphql/input-checks.js";
+import TypedErrorCodesPlugin from "./graphql/typed-error-codes.js";
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -21,9 +22,10 @@ export const builder = new SchemaBuilder<{
   DefaultNodeNullability: false;
   DefaultInputFieldRequiredness: true;
 }>({
-  // Scope auth first: its errors are top-level (UNAUTHENTICATED / FORBIDDEN), not typed results.
-  // Input checks last: their argument mapper runs before plugin-relay's, which decodes the IDs they checked.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, InputChecksPlugin],
+  // Typed error codes first, to see every typed result. Scope auth before errors: its errors are
+  // top-level (UNAUTHENTICATED / FORBIDDEN), not typed results. Input checks last: their argument
+  // mapper runs before plugin-relay's, which decodes the IDs they checked.
+  plugins: [TypedErrorCodesPlugin, ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, InputChecksPlugin],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {
@@ -53,7 +55,7 @@ export const builder = new SchemaBuilder<{
     nodeFieldOptions: { nullable: false },
     decodeGlobalID: (globalID) => {
       const decoded = decodeGlobalId(globalID);
-      if (!decoded) throw badUserInput("Not a valid ID.");
+      if (!decoded) throw badUserInput("Not a valid ID");
       return decoded;
     },
   },
@@ -81,12 +83,21 @@ builder.scalarType("DateTime", {
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : null),
 });
 
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/**
+ * A date and time with its offset, each part in range: JavaScript's Date would take 2030-02-31 as
+ * March 3rd. Thrown without a code: graphql-js reports it as a bad variable (BAD_USER_INPUT) or,
+ * for a literal in the document, a validation error.
+ */
 function parseDateTime(value: unknown): Date {
-  const date = typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : null;
-  if (!date || Number.isNaN(date.getTime())) {
-    throw new GraphQLError("DateTime must be an ISO 8601 string such as 2026-01-31T12:00:00Z", {
-      extensions: { code: "BAD_USER_INPUT" },
-    });
-  }
-  return date;
+  const parts = typeof value === "string" ? ISO_8601.exec(value) : null;
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = (parts?.slice(1) ?? []).map((p) => Number(p ?? 0));
+  const valid =
+    parts !== null &&
+    month! >= 1 && month! <= 12 &&
+    day! >= 1 && day! <= new Date(Date.UTC(year!, month!, 0)).getUTCDate() &&
+    hour! <= 23 && minute! <= 59 && second! <= 59 && offsetHours! <= 23 && offsetMinutes! <= 59;
+  if (!valid) throw new GraphQLError("DateTime must be an ISO 8601 date and time with its offset, such as 2026-01-31T12:00:00Z");
+  return new Date(value as string);
 }

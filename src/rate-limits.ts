@@ -16,9 +16,10 @@ export interface RateLimitSettings {
 /**
  * Counters that slow password guessing and sign-up floods, after rate-limiter-flexible's guide to
  * protecting a log-in: an attempt is counted before its password is checked and given back when it
- * succeeds. The tight limit is per account and address together, so a guesser locks out only
- * themselves; the looser ones per address and per account stop guessing across many accounts or
- * from many addresses. They live in this process's memory: several instances each count on their own.
+ * succeeds. The tight limit is per account and address together, so one guessing address locks out
+ * only itself; the looser ones per address and per account stop guessing across many accounts, or
+ * from many addresses (which, together, can keep the account's owner out for the window). They live
+ * in this process's memory: several instances each count on their own.
  */
 export class RateLimits {
   private readonly logInByAccountAndIp: RateLimiterMemory;

@@ -12,15 +12,16 @@ export type Key = number | bigint | string;
 
 /** The primary-key shapes of our models: PostgreSQL `integer`, `bigint`, `uuid`. */
 export const KEY_PARSERS = {
-  int: (raw: string) => (/^\d{1,10}$/.test(raw) && Number(raw) <= MAX_INT ? Number(raw) : null),
-  bigint: (raw: string) => (/^\d{1,19}$/.test(raw) && BigInt(raw) <= MAX_BIGINT ? BigInt(raw) : null),
-  uuid: (raw: string) => (UUID.test(raw) ? raw.toLowerCase() : null),
+  // Each key has one text form (no leading zeros, lower-case hex), so each node has one ID.
+  int: (raw: string) => (/^(0|[1-9]\d{0,9})$/.test(raw) && Number(raw) <= MAX_INT ? Number(raw) : null),
+  bigint: (raw: string) => (/^(0|[1-9]\d{0,18})$/.test(raw) && BigInt(raw) <= MAX_BIGINT ? BigInt(raw) : null),
+  uuid: (raw: string) => (UUID.test(raw) ? raw : null),
 } satisfies Record<string, (raw: string) => Key | null>;
 export type KeyKind = keyof typeof KEY_PARSERS;
 
 const MAX_INT = 2_147_483_647;
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** How the keys of a model look, from the type of its `id` column; null for a model without one we page or name. */
 export function keyKindOf(model: string): KeyKind | null {
@@ -64,8 +65,10 @@ export function decodeGlobalId(globalId: string): { typename: string; id: string
   const separator = decoded.indexOf(":");
   const typename = decoded.slice(0, separator);
   const kind = nodeKinds.get(typename);
-  if (separator <= 0 || !kind || KEY_PARSERS[kind](decoded.slice(separator + 1)) === null) return null;
-  return { typename, id: decoded.slice(separator + 1) };
+  const id = decoded.slice(separator + 1);
+  if (separator <= 0 || !kind || KEY_PARSERS[kind](id) === null) return null;
+  // Base64 has other spellings of the same bytes (padding, trailing bits): only ours is an ID.
+  return encodeGlobalId(typename, id) === globalId ? { typename, id } : null;
 }
 
 /** Why `globalId` is not an ID of one of `typenames`, or null when it is one. */

@@ -27,14 +27,18 @@ export function corsOptions(allowed: Config["corsOrigins"]) {
   };
 }
 
+/** The media types of GraphQL answers, which carry tokens and private data. */
+const ANSWER = /^(application\/(graphql-response\+)?json|text\/event-stream|multipart\/mixed)\b/;
+
 /**
- * Every response is `nosniff`, and none is cached unless it says otherwise (GraphiQL's assets do):
- * API answers carry tokens and private data.
+ * Every response is `nosniff`; no GraphQL answer is stored by any cache (Yoga marks its event
+ * streams `no-cache` only), and nothing else is either unless it says so (GraphiQL's assets do).
  */
 export function useResponseHeaders(): Plugin {
   return {
     onResponse({ response }) {
       response.headers.set("x-content-type-options", "nosniff");
+      if (ANSWER.test(response.headers.get("content-type") ?? "")) response.headers.set("cache-control", "no-store");
       // CORS headers depend on the Origin; the whatwg-node CORS plugin says so only for some answers.
       if (!/\borigin\b/i.test(response.headers.get("vary") ?? "")) response.headers.append("vary", "Origin");
       if (!response.headers.has("cache-control")) response.headers.set("cache-control", "no-store");

@@ -378,9 +378,9 @@ describe("logIn", () => {
     const suspended = await api.signUp({ handle: "suspended_login", suspended: true });
     const sessionsBefore = await api.db.session.count({ where: { userId: suspended.dbId } });
     expect(await logIn("suspended_login", suspended.password)).toEqual({
-      __typename: "AuthenticationError",
+      __typename: "ForbiddenError",
       message: "This account is suspended.",
-      code: "UNAUTHENTICATED",
+      code: "FORBIDDEN",
     });
     expect(await logIn("suspended_login", "wrong password!")).toEqual({
       __typename: "AuthenticationError",
@@ -395,7 +395,7 @@ describe("refreshSession", () => {
   it("refuses a suspended account without using up the refresh token", async () => {
     const user = await api.signUp({ handle: "paused" });
     await api.db.user.update({ where: { id: user.dbId }, data: { suspendedAt: new Date() } });
-    expect(await refresh(user.refreshToken)).toMatchObject({ __typename: "AuthenticationError", message: "This account is suspended." });
+    expect(await refresh(user.refreshToken)).toMatchObject({ __typename: "ForbiddenError", message: "This account is suspended." });
     await api.db.user.update({ where: { id: user.dbId }, data: { suspendedAt: null } });
     expect((await refresh(user.refreshToken)).__typename).toBe("AuthPayload");
   });
@@ -467,9 +467,9 @@ describe("refreshSession", () => {
   it("refuses a suspended user", async () => {
     const user = await api.signUp({ handle: "suspended_refresh", suspended: true });
     expect(await refresh(user.refreshToken)).toEqual({
-      __typename: "AuthenticationError",
+      __typename: "ForbiddenError",
       message: "This account is suspended.",
-      code: "UNAUTHENTICATED",
+      code: "FORBIDDEN",
     });
   });
 });
@@ -894,6 +894,19 @@ describe("API tokens", () => {
     expect(topLevelError(result)).toEqual({ message: "This account is suspended.", code: "FORBIDDEN" });
   });
 
+  it("takes an expiry only as a real date and time with its offset", async () => {
+    const user = await api.signUp({ handle: "token_dates" });
+    for (const expiresAt of ["2030-02-31T00:00:00Z", "2030-01-01T24:00:00Z", "2030-01-01T00:00:00Z\u0000", "2030-01-01T00:00:00", "tomorrow"]) {
+      const result = await api.execute(CreateApiToken, { input: { name: "dated", scopes: ["READ"], expiresAt } }, { as: user });
+      expect(result.errors?.map((e) => e.extensions?.code), expiresAt).toEqual(["BAD_USER_INPUT"]);
+    }
+    const literal = await api.execute(`mutation { createApiToken(input: { name: "dated", scopes: [READ], expiresAt: "2030-02-31T00:00:00Z" }) { __typename } }`, {}, { as: user });
+    expect(literal.errors?.map((e) => e.extensions?.code)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+    const offset = await createApiToken(user, { name: "dated", scopes: ["READ"], expiresAt: "2030-01-01T09:30:00.5+05:30" });
+    expect(offset.apiToken.expiresAt).toBe("2030-01-01T04:00:00.500Z");
+    expect(await api.db.apiToken.count({ where: { userId: user.dbId } })).toBe(1);
+  });
+
   it("allows at most 50 active tokens", async () => {
     const user = await api.signUp({ handle: "token_hoarder" });
     await api.db.apiToken.createMany({
@@ -951,5 +964,29 @@ describe("API tokens", () => {
     }
     expect(await viewerHandle({ token: secret })).toBe("token_owner");
     expect(await api.db.apiToken.count({ where: { userId: owner.dbId, revokedAt: null } })).toBe(1);
+  });
+});
+
+describe("API token scopes", () => {
+  it("WRITE alone runs mutations and reads what they return, but no query and no private field", async () => {
+    const user = await api.signUp({ handle: "write_only" });
+    const { secret } = await createApiToken(user, { name: "poster", scopes: ["WRITE"] });
+    const as = { token: secret };
+    const query = await api.execute(Viewer, {}, { as });
+    expect(query.data ?? null).toBeNull();
+    expect(topLevelError(query)).toEqual({ message: "This API token has no READ scope: it can only run mutations.", code: "FORBIDDEN" });
+    const post = await api.execute(CreatePost, { body: "posted by a bot" }, { as });
+    expect(post.data?.createPost).toEqual({ __typename: "Post", body: "posted by a bot", author: { handle: "write_only" } });
+    const email = await api.execute(`mutation { createPost(input: { body: "again" }) { ... on Post { author { email } } } }`, {}, { as });
+    expect(email.data).toEqual({ createPost: { author: { email: null } } });
+    expect(email.errors?.map((e) => e.extensions?.code)).toEqual(["FORBIDDEN"]);
+  });
+
+  it("READ and WRITE together read the user's private fields", async () => {
+    const user = await api.signUp({ handle: "read_write" });
+    const { secret } = await createApiToken(user, { name: "both", scopes: ["READ", "WRITE"] });
+    const result = await api.execute(PrivateFields, { handle: "read_write" }, { as: { token: secret } });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.user?.email).toBe(user.email);
   });
 });

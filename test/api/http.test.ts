@@ -294,6 +294,13 @@ describe("response headers", () => {
     }
   });
 
+  it("marks event-stream answers no-store too (Yoga says no-cache)", async () => {
+    const response = await post(JSON.stringify({ query: "{ __typename }" }), { accept: "text/event-stream" });
+    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    await response.text();
+  });
+
   it("keeps a request id the trusted proxy in front set, and no other", async () => {
     const behindProxy = await testApi({ ...testConfig, trustProxy: (address) => address === "10.0.0.1" });
     const send = async (requestId: string, from: string) =>

@@ -40,8 +40,8 @@ const corpus: [string, () => Response | Promise<Response>][] = [
   ["a GET with variables in the URL", () => api.app.fetch(`http://chirp.test/graphql?query=${encodeURIComponent("query Q($p: Int) { __typename }")}&variables=${encodeURIComponent(JSON.stringify({ p: PASSWORD }))}`, { headers: { accept: "application/json" } })],
 ];
 
-// Typed results (wrong password, invalid sign-up) are answers, not errors: their line is at debug.
-const typed = new Set(["an unknown refresh token", "a wrong password", "a bad sign-up"]);
+// Typed results (wrong password, invalid sign-up) are in the data, and their codes in the line too.
+const typed: Record<string, string> = { "an unknown refresh token": "UNAUTHENTICATED", "a wrong password": "UNAUTHENTICATED", "a bad sign-up": "BAD_USER_INPUT" };
 
 describe("the log of client mistakes", () => {
   it.each(corpus)("%s: one line with a request id and the codes, nothing the client sent", async (name, request) => {
@@ -51,8 +51,8 @@ describe("the log of client mistakes", () => {
     const lines = logLines.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toHaveLength(1);
     const [line] = lines;
-    expect(line).toMatchObject({ level: typed.has(name) ? 20 : 30, msg: "request", reqId: response.headers.get("x-request-id"), status: response.status, method: expect.any(String) });
-    expect(line!.codes).toEqual(body.errors ? [...new Set(body.errors.map((e) => e.extensions?.code))] : undefined);
+    expect(line).toMatchObject({ level: 30, msg: "request", reqId: response.headers.get("x-request-id"), status: response.status, method: expect.any(String) });
+    expect(line!.codes).toEqual(body.errors ? [...new Set(body.errors.map((e) => e.extensions?.code))] : [typed[name]]);
     const text = logLines.slice(before).join("\n");
     for (const secret of SECRETS) expect(text).not.toContain(secret);
   });

@@ -947,9 +947,11 @@ describe("relay", () => {
       "Post:-1": globalId("Post", "-1"),
       "Post: too large": globalId("Post", "99999999999"),
       "Post:(empty)": globalId("Post", ""),
+      "Post:01 (another spelling of Post:1)": globalId("Post", "01"),
+      "Post:1 with extra padding": `${globalId("Post", 1)}=`,
     });
 
-    it.each(["garbage", "no separator", "Post:abc", "Post:1.5", "Post:-1", "Post: too large", "Post:(empty)"] as const)(
+    it.each(["garbage", "no separator", "Post:abc", "Post:1.5", "Post:-1", "Post: too large", "Post:(empty)", "Post:01 (another spelling of Post:1)", "Post:1 with extra padding"] as const)(
       "post(id:) with %s",
       async (name) => {
         const result = await api.execute(GetPost, { id: malformed()[name] });

@@ -368,7 +368,7 @@ describe("setUserSuspended", () => {
     expect((await api.execute(Profile, { handle: "suspend_target_3" })).data?.user).toMatchObject({ isSuspended: true });
 
     const logIn = await api.execute(LogIn, { input: { login: target.handle, password: target.password } });
-    expect(logIn.data?.logIn).toEqual({ __typename: "AuthenticationError", message: "This account is suspended.", code: "UNAUTHENTICATED" });
+    expect(logIn.data?.logIn).toEqual({ __typename: "ForbiddenError", message: "This account is suspended.", code: "FORBIDDEN" });
 
     const restored = await suspend(admin, target.id, false);
     expect(restored.data?.setUserSuspended).toEqual({ __typename: "User", id: target.id, handle: "suspend_target_3", isSuspended: false });

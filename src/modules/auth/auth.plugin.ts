@@ -2,6 +2,7 @@ import { RequestCache } from "@pothos/plugin-scope-auth";
 import { type DocumentNode, type GraphQLSchema, Kind, type SelectionSetNode, getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Context } from "../../context.js";
+import { ForbiddenError } from "../../errors.js";
 import { authenticate } from "./auth.service.js";
 import type { Viewer } from "./viewer.js";
 
@@ -33,7 +34,12 @@ export function useAuthentication(): Plugin<Context> {
       const ctx = args.contextValue as Context;
       const header = ctx.request.headers.get("authorization");
       if (!header || needsNoCredentials(args.schema, args.document, args.operationName)) return;
-      extendContext({ viewer: await authenticate(ctx.db, ctx.reader, ctx.config.jwt, header) });
+      const viewer = await authenticate(ctx.db, ctx.reader, ctx.config.jwt, header);
+      // A token without READ writes and reads what its mutations return, nothing else.
+      if (!viewer.canRead && getOperationAST(args.document, args.operationName)?.operation !== "mutation") {
+        throw new ForbiddenError("This API token has no READ scope: it can only run mutations.");
+      }
+      extendContext({ viewer });
     },
   };
 }

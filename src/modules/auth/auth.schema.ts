@@ -5,6 +5,7 @@ import { AuthenticationError, ForbiddenError, NotFoundError } from "../../errors
 import { nodeId } from "../../graphql/ids.js";
 import type { Context } from "../../context.js";
 import { SIGNS_IN, signedIn } from "./auth.plugin.js";
+import { isPrivateTo } from "./viewer.js";
 import {
   type AuthResult,
   type Client,
@@ -21,7 +22,10 @@ import {
 const client = (ctx: Context): Client => ({ userAgent: ctx.userAgent, ip: ctx.clientIp, rateLimits: ctx.rateLimits });
 
 const TokenScope = builder.enumType("TokenScope", {
-  values: { READ: { description: "Read as the user." }, WRITE: { description: "Post, like, follow… as the user." } },
+  values: {
+    READ: { description: "Run queries as the user, private fields (email, sessions, tokens) included." },
+    WRITE: { description: "Run mutations as the user: post, like, follow… A token with WRITE alone reads only what its mutations return." },
+  },
 });
 
 const AuthPayload = builder.objectRef<AuthResult>("AuthPayload").implement({
@@ -78,7 +82,6 @@ const ApiTokenConnection = builder.connectionObject({ type: ApiToken, name: "Api
 // Session ids are UUIDv7 and token ids a sequence: newest first is highest id first, a keyset page.
 const sessions = prismaConnectionHelpers(builder, "Session", { cursor: "id", query: { orderBy: { id: "desc" } } });
 const apiTokens = prismaConnectionHelpers(builder, "ApiToken", { cursor: "id", query: { orderBy: { id: "desc" } } });
-const isSelf = (user: { id: number }, _args: unknown, ctx: Context) => ctx.viewer?.id === user.id;
 
 builder.prismaObjectFields("User", (t) => ({
   sessions: t.connection(
@@ -86,7 +89,7 @@ builder.prismaObjectFields("User", (t) => ({
       type: Session,
       description: "The user's active sessions, newest first. Only the user sees them.",
       nullable: true,
-      authScopes: isSelf,
+      authScopes: isPrivateTo,
       args: sessions.getArgs(),
       select: (args, ctx, nestedSelection) => ({
         sessions: keysetPage("Session", sessions.getQuery(args, ctx, nestedSelection), "desc", { revokedAt: null, expiresAt: { gt: new Date() } }),
@@ -100,7 +103,7 @@ builder.prismaObjectFields("User", (t) => ({
       type: ApiToken,
       description: "The user's personal API tokens that are not revoked, newest first. Only the user sees them.",
       nullable: true,
-      authScopes: isSelf,
+      authScopes: isPrivateTo,
       args: apiTokens.getArgs(),
       select: (args, ctx, nestedSelection) => ({
         apiTokens: keysetPage("ApiToken", apiTokens.getQuery(args, ctx, nestedSelection), "desc", { revokedAt: null }),
@@ -163,7 +166,7 @@ builder.mutationFields((t) => ({
     type: AuthPayload,
     description: "Starts a session. Works whatever the Authorization header holds.",
     extensions: SIGNS_IN,
-    errors: { types: [AuthenticationError] },
+    errors: { types: [AuthenticationError, ForbiddenError] },
     args: { input: t.arg({ type: LogInInput }) },
     resolve: (_root, { input }, ctx) => logIn(ctx.db, ctx.config, input, client(ctx)).then(signingIn(ctx)),
   }),
@@ -172,7 +175,7 @@ builder.mutationFields((t) => ({
     description:
       "Trades a refresh token for a new pair. Works whatever the Authorization header holds, so a client can send its expired access token along. A refresh token works once; presented again later than REFRESH_TOKEN_REUSE_INTERVAL seconds (30) after its use, it ends the session.",
     extensions: SIGNS_IN,
-    errors: { types: [AuthenticationError] },
+    errors: { types: [AuthenticationError, ForbiddenError] },
     args: { input: t.arg({ type: RefreshSessionInput }) },
     resolve: (_root, { input }, ctx) => refreshSession(ctx.db, ctx.config, input.refreshToken).then(signingIn(ctx)),
   }),

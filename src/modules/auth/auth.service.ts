@@ -37,15 +37,16 @@ export async function authenticate(db: Db, reader: SqlReader, jwt: JwtSettings, 
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>".');
   const token = match[1]!;
-  const { user, canWrite, sessionId } = token.startsWith(API_TOKEN_PREFIX)
+  const { user, canRead, canWrite, sessionId } = token.startsWith(API_TOKEN_PREFIX)
     ? await apiTokenCredential(db, token)
     : await accessTokenCredential(db, reader, jwt, token);
   if (user.suspendedAt) throw new ForbiddenError(SUSPENDED);
-  return { id: user.id, role: user.role, canWrite, sessionId };
+  return { id: user.id, role: user.role, canRead, canWrite, sessionId };
 }
 
 interface Credential {
   user: { id: number; role: Role; suspendedAt: Date | null };
+  canRead: boolean;
   canWrite: boolean;
   sessionId: string | null;
 }
@@ -62,7 +63,7 @@ async function accessTokenCredential(db: Db, reader: SqlReader, jwt: JwtSettings
   if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) throw new AuthenticationError(SESSION_ENDED);
   // Only a holder of the signing key could write a token whose subject is not its session's user.
   if (session.user.id !== verified.userId) throw new AuthenticationError("The access token is invalid.");
-  return { user: session.user, canWrite: true, sessionId: session.id };
+  return { user: session.user, canRead: true, canWrite: true, sessionId: session.id };
 }
 
 async function apiTokenCredential(db: Db, token: string): Promise<Credential> {
@@ -84,7 +85,7 @@ async function apiTokenCredential(db: Db, token: string): Promise<Credential> {
   if (!found.user.suspendedAt && (!found.lastUsedAt || now - found.lastUsedAt.getTime() > LAST_USED_PRECISION_MS)) {
     await db.apiToken.update({ where: { id: found.id }, data: { lastUsedAt: new Date(now) } });
   }
-  return { user: found.user, canWrite: found.scopes.includes("WRITE"), sessionId: null };
+  return { user: found.user, canRead: found.scopes.includes("READ"), canWrite: found.scopes.includes("WRITE"), sessionId: null };
 }
 
 export interface AuthResult {
@@ -138,7 +139,7 @@ export async function logIn(db: Db, config: AuthConfig, input: z.input<typeof Lo
   const valid = await verifyPassword(user?.passwordHash ?? (await decoyPasswordHash()), password);
   if (!user || !valid) throw new AuthenticationError(INVALID_LOGIN);
   await client.rateLimits.logInSucceeded(account, client.ip);
-  if (user.suspendedAt) throw new AuthenticationError(SUSPENDED);
+  if (user.suspendedAt) throw new ForbiddenError(SUSPENDED);
   return startSession(db, config, user, client.userAgent);
 }
 
@@ -157,7 +158,7 @@ async function startSession(db: Db, config: AuthConfig, user: { id: number; role
   });
   const access = await signAccessToken(config.jwt, user.id, session.id);
   return {
-    viewer: { id: user.id, role: user.role, canWrite: true, sessionId: session.id },
+    viewer: { id: user.id, role: user.role, canRead: true, canWrite: true, sessionId: session.id },
     accessToken: access.token,
     accessTokenExpiresAt: access.expiresAt,
     refreshToken: refresh.secret,
@@ -183,7 +184,7 @@ export async function refreshSession(db: Db, config: AuthConfig, refreshToken: s
   const { session } = found;
   if (session.revokedAt || session.expiresAt.getTime() <= Date.now()) throw new AuthenticationError(SESSION_ENDED);
   // Refused before rotation: the token stays usable if the account is unsuspended.
-  if (session.user.suspendedAt) throw new AuthenticationError(SUSPENDED);
+  if (session.user.suspendedAt) throw new ForbiddenError(SUSPENDED);
   const next = newSecret(REFRESH_TOKEN_PREFIX);
   const rotated = await db.$transaction(async (tx) => {
     // Only one caller can mark the token used; a second, concurrent or later, is a replay.
@@ -202,7 +203,7 @@ export async function refreshSession(db: Db, config: AuthConfig, refreshToken: s
   }
   const access = await signAccessToken(config.jwt, session.user.id, session.id);
   return {
-    viewer: { id: session.user.id, role: session.user.role, canWrite: true, sessionId: session.id },
+    viewer: { id: session.user.id, role: session.user.role, canRead: true, canWrite: true, sessionId: session.id },
     accessToken: access.token,
     accessTokenExpiresAt: access.expiresAt,
     refreshToken: next.secret,

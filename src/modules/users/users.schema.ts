@@ -1,10 +1,10 @@
 import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
 import type { User as UserRow } from "@prisma/client";
-import type { Context } from "../../context.js";
 import { builder } from "../../builder.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { nodeId } from "../../graphql/ids.js";
 import { keysetPage } from "../../graphql/pagination.js";
+import { isPrivateTo } from "../auth/viewer.js";
 import { handleKey, setSuspended, updateProfile } from "./users.service.js";
 
 export const Role = builder.enumType("Role", { values: ["USER", "ADMIN"] as const });
@@ -12,7 +12,6 @@ export const Role = builder.enumType("Role", { values: ["USER", "ADMIN"] as cons
 /** At most one row of a relation, the viewer's (an anonymous viewer selects none). */
 export const viewerEdge = <W extends object>(where: W) => ({ where, take: 1, select: { id: true } }) as const;
 
-const isSelf = (user: { id: number }, _args: unknown, ctx: Context) => ctx.viewer?.id === user.id;
 
 export const UserId = nodeId("User");
 
@@ -31,7 +30,7 @@ export const User = builder.prismaNode("User", {
     role: t.expose("role", { type: Role }),
     isSuspended: t.boolean({ select: { suspendedAt: true }, resolve: (user) => user.suspendedAt !== null }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
-    email: t.exposeString("email", { nullable: true, description: "Only the user sees their email.", authScopes: isSelf }),
+    email: t.exposeString("email", { nullable: true, description: "Only the user sees their email.", authScopes: isPrivateTo }),
     followerCount: t.exposeInt("followerCount"),
     followingCount: t.exposeInt("followingCount"),
     postCount: t.exposeInt("postCount", { description: "Posts and replies, not counting reposts or deleted posts." }),

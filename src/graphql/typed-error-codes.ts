@@ -1,0 +1,41 @@
+import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes, completeValue } from "@pothos/core";
+import type { GraphQLFieldResolver } from "graphql";
+import type { DomainError } from "../errors.js";
+import { noteErrorCode } from "./request-log.js";
+
+const TYPED_CODES = new Set<string>(["BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED", "RATE_LIMITED"] satisfies DomainError["code"][]);
+
+/**
+ * Puts the code of a typed error result (a wrong password's AuthenticationError, a ValidationError)
+ * in the request's log line, as top-level errors' codes are: failed log-ins show at info level.
+ * First in the plugin list, it wraps the whole field, the errors plugin's handling of argument
+ * errors included.
+ */
+export class TypedErrorCodesPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
+  override wrapArgMappers(
+    resolver: GraphQLFieldResolver<unknown, Types["Context"], object>,
+    fieldConfig: PothosOutputFieldConfig<Types>,
+  ): GraphQLFieldResolver<unknown, Types["Context"], object> {
+    if (!fieldConfig.extensions?.pothosErrors) return resolver;
+    return (parent, args, context: { request?: Request }, info) =>
+      completeValue(resolver(parent, args, context, info), (result: unknown) => {
+        // The errors plugin hands its typed results over as proxies of the error, which instanceof does not see through.
+        const code = (result as { code?: unknown } | null)?.code;
+        if (typeof code === "string" && TYPED_CODES.has(code) && context.request) noteErrorCode(context.request, code);
+        return result;
+      });
+  }
+}
+
+declare global {
+  export namespace PothosSchemaTypes {
+    export interface Plugins<Types extends SchemaTypes> {
+      typedErrorCodes: TypedErrorCodesPlugin<Types>;
+    }
+  }
+}
+
+const pluginName = "typedErrorCodes";
+export default pluginName;
+
+SchemaBuilder.registerPlugin(pluginName, TypedErrorCodesPlugin);
