@@ -18,7 +18,7 @@ export const SIGNS_IN = { signsIn: true } as const;
 /**
  * Resolves the request's credentials to `ctx.viewer` once the operation is known, before it runs;
  * an unusable credential fails the whole request (UNAUTHENTICATED, or FORBIDDEN for a suspended
- * account) unless the operation only signs in.
+ * account) unless the operation only signs in or only introspects.
  */
 export function useAuthentication(): Plugin<Context> {
   const credentialFree = new WeakMap<DocumentNode, Map<string | null | undefined, boolean>>();
