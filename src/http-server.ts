@@ -31,6 +31,8 @@ interface Connection {
 /** The Node HTTP server for a request listener (the Yoga app), with request timeouts and a graceful drain. */
 export function createHttpServer(listener: RequestListener, options: HttpServerOptions): HttpServer {
   const connections = new Map<Socket, Connection>();
+  // Requests still being handled: a client that hung up leaves its connection closed, not its work done.
+  const handling = new Set<Promise<unknown>>();
   let draining = false;
 
   const server = createServer(
@@ -46,7 +48,9 @@ export function createHttpServer(listener: RequestListener, options: HttpServerO
         // A response whose headers went out before the drain promised keep-alive: end its connection once it is sent.
         if (draining) socket.destroySoon();
       });
-      listener(req, res);
+      const handled = Promise.resolve((listener as (...args: Parameters<RequestListener>) => unknown)(req, res)).catch(() => {});
+      handling.add(handled);
+      void handled.finally(() => handling.delete(handled));
     },
   );
   let acceptedWhileDraining = 0;
@@ -79,14 +83,19 @@ export function createHttpServer(listener: RequestListener, options: HttpServerO
           // http.Server#close would also destroy each keep-alive connection between two requests, even one whose
           // next request already sits unread in its buffer, and stop the request timeouts; net.Server's only stops accepting.
           NetServer.prototype.close.call(server, () => {
-            clearTimeout(deadline);
-            resolve({ cut });
+            // Then the work of requests whose clients went away, so it does not meet a closed database.
+            void Promise.allSettled([...handling]).then(() => {
+              clearTimeout(deadline);
+              resolve({ cut });
+            });
           });
         };
         const deadline = setTimeout(() => {
           cut = connections.size;
           stopListening();
           for (const socket of connections.keys()) socket.destroy();
+          handling.clear();
+          resolve({ cut });
         }, deadlineMs);
         // libuv accepts one connection per turn of the event loop (libuv#3696), and closing the listening
         // socket resets those still in its backlog, requests and all: keep it until a whole turn accepts none.

@@ -49,6 +49,46 @@ describe("SIGTERM", { timeout: 60_000 }, () => {
     expect(await restarted.exited).toEqual({ code: 0, signal: null });
   });
 
+  it("lets requests whose clients hung up finish before it closes the database", async () => {
+    const server = await startServer(dataDir, { LOG_LEVEL: "debug" });
+    await signUp(server, "drain_gone");
+    // A load generator that stops, or a browser tab closed: the request is sent, the socket gone,
+    // the log-in (an argon2 hash, tens of ms) still running when SIGTERM comes.
+    const logIn = JSON.stringify({ query: `mutation { logIn(input: { login: "drain_gone", password: "correct horse battery" }) { __typename } }` });
+    await Promise.all(
+      // Four: concurrent log-ins are counted before they are checked, and the limit per account and address is 5.
+      Array.from({ length: 4 }, () => {
+        const socket = connect(server.port, "127.0.0.1");
+        return new Promise<void>((resolve) =>
+          socket.write(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(logIn)}\r\n\r\n${logIn}`, () => {
+            setTimeout(() => {
+              socket.destroy();
+              resolve();
+            }, 5);
+          }),
+        );
+      }),
+    );
+    server.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    // Nothing failed on a closed database: every log-in the server began (a request that reached it
+    // before its client left; the kernel drops the others) answered, and made its session.
+    expect(server.output()).not.toMatch(/"level":50/);
+    const answered = server.output().split("\n").filter((line) => line.includes('"msg":"request"') && line.includes('"path":"/graphql"'));
+    const began = answered.length - 1; // the sign-up's
+    expect(began).toBeGreaterThan(0);
+    expect(answered.filter((line) => !line.includes('"status":200') || line.includes('"codes"'))).toEqual([]);
+    const restarted = await startServer(dataDir);
+    const token = JSON.parse(
+      (await postGraphQL(restarted.port, { query: `mutation { logIn(input: { login: "drain_gone", password: "correct horse battery" }) { ... on AuthPayload { accessToken } } }` }).answer).body!,
+    ).data.logIn.accessToken as string;
+    const sessions = await postGraphQL(restarted.port, { query: "{ viewer { sessions(first: 20) { edges { cursor } } } }" }, { token }).answer;
+    // The sign-up's session, those of the log-ins whose clients left, and this one.
+    expect(JSON.parse(sessions.body!).data.viewer.sessions.edges).toHaveLength(began + 2);
+    restarted.kill("SIGTERM");
+    expect(await restarted.exited).toEqual({ code: 0, signal: null });
+  });
+
   it("answers requests still arriving with Connection: close, /ready with 503, closes idle keep-alive connections, and exits at once", async () => {
     const server = await startServer(dataDir);
     const token = await signUp(server, "drain_late");
