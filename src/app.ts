@@ -9,7 +9,7 @@ import { ErrorReporter } from "./error-reporter.js";
 import { useConnectionArgs } from "./graphql/connection-args.js";
 import { maskError, useErrorCodes } from "./graphql/errors.js";
 import { useGraphiQL } from "./graphql/graphiql.js";
-import { requestLogger, useRequestLog } from "./graphql/request-log.js";
+import { useRequestLog } from "./graphql/request-log.js";
 import { corsOptions, useResponseHeaders } from "./http/headers.js";
 import { useRequestPolicy } from "./http/request-policy.js";
 import type { Logger } from "./logger.js";
@@ -49,7 +49,7 @@ export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
     // useErrorCodes log what Chirp wants logged, with the request's id.
     logging: false,
     cors: corsOptions(config.corsOrigins),
-    context: ({ request, req }) => createContext({ db, reader, config, rateLimits }, request, requestLogger(request, logger), req?.socket),
+    context: ({ request, req }) => createContext({ db, reader, config, rateLimits }, request, req?.socket),
     maskedErrors: { isDev: false, maskError },
     plugins: [
       useRequestLog(logger, config.trustProxy),

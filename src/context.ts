@@ -1,7 +1,6 @@
 import type { PrismaClient } from "@prisma/client";
 import proxyaddr from "proxy-addr";
 import type { Config } from "./config.js";
-import type { Logger } from "./logger.js";
 import type { Viewer } from "./modules/auth/viewer.js";
 import type { RateLimits } from "./rate-limits.js";
 import type { SqlReader } from "./sql/reader.js";
@@ -17,8 +16,6 @@ export interface Context {
   userAgent: string | null;
   /** The client's address, for rate limits ("local" when the request did not come over a socket). */
   clientIp: string;
-  /** The request's logger: every line carries its request id. */
-  log: Logger;
 }
 
 export interface ContextDeps {
@@ -28,14 +25,13 @@ export interface ContextDeps {
   rateLimits: RateLimits;
 }
 
-export function createContext(deps: ContextDeps, request: Request, log: Logger, socket?: { remoteAddress?: string }): Context {
+export function createContext(deps: ContextDeps, request: Request, socket?: { remoteAddress?: string }): Context {
   return {
     ...deps,
     viewer: null,
     request,
     userAgent: request.headers.get("user-agent"),
     clientIp: clientIp(request, socket, deps.config.trustProxy),
-    log,
   };
 }
 
@@ -43,6 +39,7 @@ export function createContext(deps: ContextDeps, request: Request, log: Logger, 
 function clientIp(request: Request, socket: { remoteAddress?: string } | undefined, trust: Config["trustProxy"]) {
   if (!socket?.remoteAddress) return "local";
   const forwarded = request.headers.get("x-forwarded-for");
-  const req = { headers: forwarded ? { "x-forwarded-for": forwarded } : {}, socket };
+  if (!forwarded) return socket.remoteAddress;
+  const req = { headers: { "x-forwarded-for": forwarded }, socket };
   return proxyaddr(req as unknown as Parameters<typeof proxyaddr>[0], trust);
 }

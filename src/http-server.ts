@@ -32,7 +32,11 @@ interface Connection {
 export function createHttpServer(listener: RequestListener, options: HttpServerOptions): HttpServer {
   const connections = new Map<Socket, Connection>();
   // Requests still being handled: a client that hung up leaves its connection closed, not its work done.
-  const handling = new Set<Promise<unknown>>();
+  let handling = 0;
+  let allHandled: (() => void) | undefined;
+  const handled = () => {
+    if (--handling === 0) allHandled?.();
+  };
   let draining = false;
 
   const server = createServer(
@@ -48,9 +52,11 @@ export function createHttpServer(listener: RequestListener, options: HttpServerO
         // A response whose headers went out before the drain promised keep-alive: end its connection once it is sent.
         if (draining) socket.destroySoon();
       });
-      const handled = Promise.resolve((listener as (...args: Parameters<RequestListener>) => unknown)(req, res)).catch(() => {});
-      handling.add(handled);
-      void handled.finally(() => handling.delete(handled));
+      const result = (listener as (...args: Parameters<RequestListener>) => unknown)(req, res) as PromiseLike<unknown> | undefined;
+      if (typeof result?.then === "function") {
+        handling++;
+        result.then(handled, handled);
+      }
     },
   );
   let acceptedWhileDraining = 0;
@@ -84,17 +90,18 @@ export function createHttpServer(listener: RequestListener, options: HttpServerO
           // next request already sits unread in its buffer, and stop the request timeouts; net.Server's only stops accepting.
           NetServer.prototype.close.call(server, () => {
             // Then the work of requests whose clients went away, so it does not meet a closed database.
-            void Promise.allSettled([...handling]).then(() => {
+            const done = () => {
               clearTimeout(deadline);
               resolve({ cut });
-            });
+            };
+            if (handling === 0) done();
+            else allHandled = done;
           });
         };
         const deadline = setTimeout(() => {
           cut = connections.size;
           stopListening();
           for (const socket of connections.keys()) socket.destroy();
-          handling.clear();
           resolve({ cut });
         }, deadlineMs);
         // libuv accepts one connection per turn of the event loop (libuv#3696), and closing the listening

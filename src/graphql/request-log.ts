@@ -7,7 +7,8 @@ import type { Logger } from "../logger.js";
 
 interface RequestLog {
   id: string;
-  log: Logger;
+  /** Made when first asked for: most requests log nothing above the configured level. */
+  log: () => Logger;
   startedAt: number;
   operation?: string;
   userId?: number;
@@ -21,7 +22,7 @@ const requests = new WeakMap<Request, RequestLog>();
 const FORWARDED_ID = /^[\w.:-]{1,64}$/;
 
 /** The logger of a request, whose lines carry its id; the server's own for a request this plugin did not see. */
-export const requestLogger = (request: Request, fallback: Logger) => requests.get(request)?.log ?? fallback;
+export const requestLogger = (request: Request, fallback: Logger) => requests.get(request)?.log() ?? fallback;
 
 /** Records an error code the response carries, for the request's log line. */
 export const noteErrorCode = (request: Request, code: string) => requests.get(request)?.codes.add(code);
@@ -40,7 +41,8 @@ export function useRequestLog(logger: Logger, trustProxy: TrustProxy): Plugin<Co
       const peer = serverContext.req?.socket?.remoteAddress;
       const forwarded = peer && trustProxy(peer, 0) ? request.headers.get("x-request-id") : null;
       const id = forwarded && FORWARDED_ID.test(forwarded) ? forwarded : randomUUID();
-      requests.set(request, { id, log: logger.child({ reqId: id }), startedAt: performance.now(), codes: new Set() });
+      let child: Logger | undefined;
+      requests.set(request, { id, log: () => (child ??= logger.child({ reqId: id })), startedAt: performance.now(), codes: new Set() });
     },
     onExecute({ args }) {
       const entry = requests.get(args.contextValue.request);
@@ -53,8 +55,9 @@ export function useRequestLog(logger: Logger, trustProxy: TrustProxy): Plugin<Co
       const entry = requests.get(request);
       if (!entry) return;
       response.headers.set("x-request-id", entry.id);
-      const failed = response.status >= 400 || entry.codes.size > 0;
-      entry.log[failed ? "info" : "debug"](
+      const level = response.status >= 400 || entry.codes.size > 0 ? "info" : "debug";
+      if (!logger.isLevelEnabled(level)) return;
+      entry.log()[level](
         {
           method: request.method,
           path: new URL(request.url).pathname,

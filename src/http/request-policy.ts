@@ -57,7 +57,8 @@ function parseGet(request: Request) {
 }
 
 async function parseJson(request: Request, limit: number) {
-  const text = await readText(request, limit);
+  // With a Content-Length (checked against the limit already) the body cannot be longer: read it whole.
+  const text = request.headers.has("content-length") ? await request.text() : await readText(request, limit);
   let body: unknown;
   try {
     body = JSON.parse(text);
