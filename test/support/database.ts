@@ -50,7 +50,13 @@ export function templateName(url: string) {
   return `${new URL(url).pathname.slice(1) || "chirp_test"}_template`;
 }
 
-async function cloneTemplate(url: string, suffix: string): Promise<string> {
+const cloneTemplate = (url: string, suffix: string) => recreateDatabase(url, suffix, templateName(url));
+
+/**
+ * Drops and creates `<the database of url>_<suffix>` on url's server (empty, or a copy of
+ * `template`), and returns its URL: the test databases beside the one DATABASE_URL names.
+ */
+export async function recreateDatabase(url: string, suffix: string, template?: string): Promise<string> {
   const { default: pg } = await import("pg");
   const admin = new URL(url);
   const name = `${admin.pathname.slice(1) || "chirp_test"}_${suffix}`;
@@ -59,11 +65,11 @@ async function cloneTemplate(url: string, suffix: string): Promise<string> {
   await client.connect();
   try {
     await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await client.query(`CREATE DATABASE "${name}" TEMPLATE "${templateName(url)}"`);
+    await client.query(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ""}`);
   } finally {
     await client.end();
   }
-  const workerUrl = new URL(url);
-  workerUrl.pathname = `/${name}`;
-  return workerUrl.toString();
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return target.toString();
 }

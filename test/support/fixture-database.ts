@@ -10,6 +10,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { type SqlDatamodel, buildModels } from "../../src/sql/model.js";
 import { type Fallback, SqlReader, type SqlRunner } from "../../src/sql/reader.js";
+import { recreateDatabase } from "./database.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PRISMA_CLI = join(ROOT, "node_modules/prisma/build/index.js");
@@ -107,19 +108,7 @@ async function openPGlite(): Promise<Connection> {
 }
 
 async function openPostgres(url: string, name: string): Promise<Connection> {
-  const database = `${new URL(url).pathname.slice(1) || "chirp_test"}_${name.replace(/\W/g, "_")}_${process.env.VITEST_POOL_ID ?? "1"}`;
-  const admin = new URL(url);
-  admin.pathname = "/postgres";
-  const adminClient = new pg.Client({ connectionString: admin.toString() });
-  await adminClient.connect();
-  try {
-    await adminClient.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await adminClient.query(`CREATE DATABASE "${database}"`);
-  } finally {
-    await adminClient.end();
-  }
-  const target = new URL(url);
-  target.pathname = `/${database}`;
+  const target = new URL(await recreateDatabase(url, `${name.replace(/\W/g, "_")}_${process.env.VITEST_POOL_ID ?? "1"}`));
   const pool = new pg.Pool({ connectionString: target.toString(), max: 2 });
   return {
     adapter: new PrismaPg(pool),
