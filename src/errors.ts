@@ -19,9 +19,12 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** The codes of domain errors: the GraphQL `ErrorCode` enum of typed results. */
+export const DOMAIN_ERROR_CODES = ["BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED", "RATE_LIMITED"] as const satisfies readonly ErrorCode[];
+
 /** An expected failure with a stable code; the schema turns it into a typed result or `extensions.code`. */
 export abstract class DomainError extends Error {
-  abstract readonly code: Extract<ErrorCode, "BAD_USER_INPUT" | "NOT_FOUND" | "FORBIDDEN" | "UNAUTHENTICATED" | "RATE_LIMITED">;
+  abstract readonly code: (typeof DOMAIN_ERROR_CODES)[number];
 }
 
 export interface FieldError {

@@ -1,9 +1,7 @@
 import { builder } from "../builder.js";
-import { AuthenticationError, DomainError, type FieldError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
+import { AuthenticationError, DOMAIN_ERROR_CODES, DomainError, type FieldError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
 
-const ErrorCode = builder.enumType("ErrorCode", {
-  values: ["BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED", "RATE_LIMITED"] as const,
-});
+const ErrorCode = builder.enumType("ErrorCode", { values: DOMAIN_ERROR_CODES });
 
 export const ErrorInterface = builder.interfaceRef<DomainError>("Error").implement({
   description: "An expected failure of a mutation, returned as a typed result.",

@@ -1,9 +1,9 @@
 import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes, completeValue } from "@pothos/core";
 import type { GraphQLFieldResolver } from "graphql";
-import type { DomainError } from "../errors.js";
+import { DOMAIN_ERROR_CODES } from "../errors.js";
 import { noteErrorCode } from "./request-log.js";
 
-const TYPED_CODES = new Set<string>(["BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED", "RATE_LIMITED"] satisfies DomainError["code"][]);
+const TYPED_CODES = new Set<string>(DOMAIN_ERROR_CODES);
 
 /**
  * Puts the code of a typed error result (a wrong password's AuthenticationError, a ValidationError)
