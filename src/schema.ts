@@ -7,5 +7,6 @@ import "./modules/auth/auth.schema.js";
 import "./modules/posts/posts.schema.js";
 import "./modules/social/social.schema.js";
 import "./modules/timeline/timeline.schema.js";
+import "./modules/blocks/blocks.schema.js";
 
 export const schema = resolveNodeIdsSynchronously(lexicographicSortSchema(builder.toSchema()));

@@ -1,6 +1,8 @@
 import type { Prisma } from "@prisma/client";
 import { badUserInput } from "./errors.js";
 import { KEY_PARSERS, keyKindOf } from "./ids.js";
+import type { Viewer } from "../modules/auth/viewer.js";
+import { visibleRows } from "../modules/blocks/visibility.js";
 
 /**
  * Turns the query Pothos builds for a connection over a model's rows ordered by `id` into a keyset
@@ -8,14 +10,19 @@ import { KEY_PARSERS, keyKindOf } from "./ids.js";
  * meanwhile (an unlike, an unfollow, an undone repost) would come back empty. The sign of `take`
  * gives the direction (negative: `last`/`before`). The cursor must hold a key of `model`, checked
  * here, before the query is built into any statement; the `where` of the query and `where` are kept.
+ * Every list pages through here, so this is where blocks hide rows (modules/blocks/visibility.ts),
+ * unless `blocked: "shown"`: a thread keeps its shape, its hidden posts showing as unavailable.
  */
 export function keysetPage<Q extends { cursor?: { id?: unknown }; take?: number; skip?: number; where?: object }, W extends object>(
+  ctx: { viewer: Viewer | null },
   model: Prisma.ModelName,
   { cursor, skip: _skip, ...query }: Q,
   order: "asc" | "desc",
   where?: W,
+  { blocked = "hidden" }: { blocked?: "hidden" | "shown" } = {},
 ) {
-  const conditions: object[] = [query.where, where].filter((w): w is object => w !== undefined);
+  const visible = blocked === "hidden" ? visibleRows(ctx.viewer, model) : undefined;
+  const conditions: object[] = [query.where, where, visible].filter((w): w is object => w !== undefined);
   const backward = (query.take ?? 0) < 0;
   if (cursor) {
     const kind = keyKindOf(model);

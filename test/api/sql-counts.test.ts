@@ -5,6 +5,8 @@ import { getNamedType, isObjectType } from "graphql";
 import { schema } from "../../src/schema.js";
 import type {
   SqlCountApiTokensQuery,
+  SqlCountBlockedUsersQuery,
+  SqlCountMutedUsersQuery,
   SqlCountFollowersQuery,
   SqlCountFollowingQuery,
   SqlCountHomeQuery,
@@ -122,6 +124,28 @@ const ApiTokens = graphql(`
     }
   }
 `);
+const BlockedUsers = graphql(`
+  query SqlCountBlockedUsers($first: Int!, $after: String) {
+    viewer {
+      handle
+      blockedUsers(first: $first, after: $after) {
+        edges { cursor node { handle displayName followerCount viewerHasBlocked viewerHasMuted blocksViewer viewerFollows } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+const MutedUsers = graphql(`
+  query SqlCountMutedUsers($first: Int!, $after: String) {
+    viewer {
+      handle
+      mutedUsers(first: $first, after: $after) {
+        edges { cursor node { handle displayName followerCount viewerHasBlocked viewerHasMuted blocksViewer viewerFollows } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
 
 const Like = graphql(`
   mutation SqlCountLike($id: ID!) {
@@ -233,6 +257,14 @@ beforeAll(async () => {
       scopes: i % 2 ? ["READ" as const] : ["READ" as const, "WRITE" as const],
     })),
   });
+  // Every list is read with blocks and mutes in force: the viewer blocked and muted BULK users each,
+  // and BULK others blocked the viewer.
+  const blocked = await db.user.createManyAndReturn({ data: users("sql_blocked", BULK), select: { id: true } });
+  const muted = await db.user.createManyAndReturn({ data: users("sql_muted", BULK), select: { id: true } });
+  const blockers = await db.user.createManyAndReturn({ data: users("sql_blocker", BULK), select: { id: true } });
+  await db.block.createMany({ data: blocked.map((u) => ({ blockerId: viewer.dbId, blockedId: u.id })) });
+  await db.block.createMany({ data: blockers.map((u) => ({ blockerId: u.id, blockedId: viewer.dbId })) });
+  await db.mute.createMany({ data: muted.map((u) => ({ muterId: viewer.dbId, mutedId: u.id })) });
   await recountCounters();
 });
 
@@ -278,7 +310,7 @@ function expectVaried(edges: { node: SqlCountPostFieldsFragment }[]) {
   expect(nodes.filter((n) => !n.repostOf && !n.replyTo).length).toBeGreaterThan(0);
   expect(nodes.filter((n) => n.viewerHasLiked).length).toBeGreaterThan(0);
   expect(nodes.filter((n) => n.viewerHasReposted).length).toBeGreaterThan(0);
-  expect(nodes.filter((n) => n.author.viewerFollows).length).toBeGreaterThan(0);
+  expect(nodes.filter((n) => n.author?.viewerFollows).length).toBeGreaterThan(0);
 }
 
 // The first statement of every request with an access token authenticates it: the session joined to
@@ -334,6 +366,20 @@ const LISTS: Record<string, ListCase> = {
     run: (first, after) => api.executeCounted(Following, { handle: "sql_viewer", first, after }, { as: viewer }),
     connection: (d: SqlCountFollowingQuery) => d.user!.following,
     statements: [...AUTH, "users"],
+  },
+  "User.blockedUsers": {
+    run: (first, after) => api.executeCounted(BlockedUsers, { first, after }, { as: viewer }),
+    connection: (d: SqlCountBlockedUsersQuery) => d.viewer!.blockedUsers!,
+    statements: [...AUTH, "users"], // the viewer with the page of blocks and the blocked users
+    check: (edges: NonNullable<NonNullable<SqlCountBlockedUsersQuery["viewer"]>["blockedUsers"]>["edges"]) =>
+      expect(edges.every((e) => e.node.viewerHasBlocked && !e.node.blocksViewer)).toBe(true),
+  },
+  "User.mutedUsers": {
+    run: (first, after) => api.executeCounted(MutedUsers, { first, after }, { as: viewer }),
+    connection: (d: SqlCountMutedUsersQuery) => d.viewer!.mutedUsers!,
+    statements: [...AUTH, "users"],
+    check: (edges: NonNullable<NonNullable<SqlCountMutedUsersQuery["viewer"]>["mutedUsers"]>["edges"]) =>
+      expect(edges.every((e) => e.node.viewerHasMuted && !e.node.viewerHasBlocked)).toBe(true),
   },
   "User.sessions": {
     run: (first, after) => api.executeCounted(Sessions, { first, after }, { as: viewer }),

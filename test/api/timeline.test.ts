@@ -116,8 +116,8 @@ const dbId = (globalId: string) => Number(Buffer.from(globalId, "base64").toStri
 
 /** A readable label per post: "handle: body", "handle ↻ original body" for a repost. */
 function label(node: TimelinePostFieldsFragment) {
-  if (node.repostOf) return `${node.author.handle} ↻ ${node.repostOf.author.handle}: ${node.repostOf.body}`;
-  return `${node.author.handle}: ${node.body}`;
+  if (node.repostOf) return `${node.author?.handle} ↻ ${node.repostOf.author?.handle}: ${node.repostOf.body}`;
+  return `${node.author?.handle}: ${node.body}`;
 }
 const labels = (connection: { edges: { node: TimelinePostFieldsFragment }[] }) => connection.edges.map((e) => label(e.node));
 

@@ -92,7 +92,7 @@ builder.prismaObjectFields("User", (t) => ({
       authScopes: isPrivateTo,
       args: sessions.getArgs(),
       select: (args, ctx, nestedSelection) => ({
-        sessions: keysetPage("Session", sessions.getQuery(args, ctx, nestedSelection), "desc", { revokedAt: null, expiresAt: { gt: new Date() } }),
+        sessions: keysetPage(ctx, "Session", sessions.getQuery(args, ctx, nestedSelection), "desc", { revokedAt: null, expiresAt: { gt: new Date() } }),
       }),
       resolve: (user, args, ctx) => sessions.resolve(user.sessions, args, ctx),
     },
@@ -106,7 +106,7 @@ builder.prismaObjectFields("User", (t) => ({
       authScopes: isPrivateTo,
       args: apiTokens.getArgs(),
       select: (args, ctx, nestedSelection) => ({
-        apiTokens: keysetPage("ApiToken", apiTokens.getQuery(args, ctx, nestedSelection), "desc", { revokedAt: null }),
+        apiTokens: keysetPage(ctx, "ApiToken", apiTokens.getQuery(args, ctx, nestedSelection), "desc", { revokedAt: null }),
       }),
       resolve: (user, args, ctx) => apiTokens.resolve(user.apiTokens, args, ctx),
     },

@@ -1,7 +1,7 @@
 import type { PrismaClient, Role, TokenScope } from "@prisma/client";
 import { z } from "zod";
 import type { Config } from "../../config.js";
-import type { Viewer } from "./viewer.js";
+import { VIEWER_USER_SELECT, type Viewer, toViewer } from "./viewer.js";
 import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 import { createUser, handleKey } from "../users/users.service.js";
 import type { SqlReader } from "../../sql/reader.js";
@@ -41,11 +41,13 @@ export async function authenticate(db: Db, reader: SqlReader, jwt: JwtSettings, 
     ? await apiTokenCredential(db, token)
     : await accessTokenCredential(db, reader, jwt, token);
   if (user.suspendedAt) throw new ForbiddenError(SUSPENDED);
-  return { id: user.id, role: user.role, canRead, canWrite, sessionId };
+  return toViewer(user, { canRead, canWrite, sessionId });
 }
 
+type ViewerUser = Parameters<typeof toViewer>[0] & { suspendedAt: Date | null };
+
 interface Credential {
-  user: { id: number; role: Role; suspendedAt: Date | null };
+  user: ViewerUser;
   canRead: boolean;
   canWrite: boolean;
   sessionId: string | null;
@@ -57,7 +59,7 @@ async function accessTokenCredential(db: Db, reader: SqlReader, jwt: JwtSettings
   if ("reason" in verified) throw new AuthenticationError(verified.reason);
   const query = {
     where: { id: verified.sessionId },
-    select: { id: true, revokedAt: true, expiresAt: true, user: { select: { id: true, role: true, suspendedAt: true } } },
+    select: { id: true, revokedAt: true, expiresAt: true, user: { select: VIEWER_USER_SELECT } },
   };
   const session = await reader.findFirst("Session", query, (q) => db.session.findUnique(q));
   if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) throw new AuthenticationError(SESSION_ENDED);
@@ -75,7 +77,7 @@ async function apiTokenCredential(db: Db, token: string): Promise<Credential> {
       revokedAt: true,
       expiresAt: true,
       lastUsedAt: true,
-      user: { select: { id: true, role: true, suspendedAt: true } },
+      user: { select: VIEWER_USER_SELECT },
     },
   });
   const now = Date.now();
@@ -115,7 +117,7 @@ export async function signUp(db: Db, config: AuthConfig, input: z.input<typeof S
   const parsed = parseInput(SignUpInput, input);
   await client.rateLimits.signUp(client.ip);
   const user = await createUser(db, parsed);
-  return startSession(db, config, { id: user.id, role: user.role }, client.userAgent);
+  return startSession(db, config, { id: user.id, role: user.role, blocking: [], blockedBy: [], muting: [] }, client.userAgent);
 }
 
 const LogInInput = z.object({ login: z.string().trim().min(1, "Enter your handle or email"), password: z.string().min(1, "Enter your password") });
@@ -130,7 +132,7 @@ export async function logIn(db: Db, config: AuthConfig, input: z.input<typeof Lo
   const byEmail = login.includes("@");
   const user = await db.user.findFirst({
     where: byEmail ? { email: login.toLowerCase() } : { handleKey: handleKey(login) },
-    select: { id: true, role: true, passwordHash: true, suspendedAt: true },
+    select: { ...VIEWER_USER_SELECT, passwordHash: true },
   });
   // An unknown account is limited by what was typed: guessing which accounts exist is guessing too.
   const account = user ? `user:${user.id}` : `unknown:${byEmail ? login.toLowerCase() : handleKey(login)}`;
@@ -143,7 +145,7 @@ export async function logIn(db: Db, config: AuthConfig, input: z.input<typeof Lo
   return startSession(db, config, user, client.userAgent);
 }
 
-async function startSession(db: Db, config: AuthConfig, user: { id: number; role: Role }, userAgent: string | null): Promise<AuthResult> {
+async function startSession(db: Db, config: AuthConfig, user: Parameters<typeof toViewer>[0], userAgent: string | null): Promise<AuthResult> {
   const refresh = newSecret(REFRESH_TOKEN_PREFIX);
   const refreshTokenExpiresAt = new Date(Date.now() + config.jwt.refreshTtl * 1000);
   const session = await db.session.create({
@@ -158,7 +160,7 @@ async function startSession(db: Db, config: AuthConfig, user: { id: number; role
   });
   const access = await signAccessToken(config.jwt, user.id, session.id);
   return {
-    viewer: { id: user.id, role: user.role, canRead: true, canWrite: true, sessionId: session.id },
+    viewer: toViewer(user, { canRead: true, canWrite: true, sessionId: session.id }),
     accessToken: access.token,
     accessTokenExpiresAt: access.expiresAt,
     refreshToken: refresh.secret,
@@ -177,7 +179,7 @@ export async function refreshSession(db: Db, config: AuthConfig, refreshToken: s
   const found = await db.refreshToken.findUnique({
     where: { tokenHash },
     select: {
-      session: { select: { id: true, revokedAt: true, expiresAt: true, user: { select: { id: true, role: true, suspendedAt: true } } } },
+      session: { select: { id: true, revokedAt: true, expiresAt: true, user: { select: VIEWER_USER_SELECT } } },
     },
   });
   if (!found) throw new AuthenticationError("The refresh token is invalid.");
@@ -203,7 +205,7 @@ export async function refreshSession(db: Db, config: AuthConfig, refreshToken: s
   }
   const access = await signAccessToken(config.jwt, session.user.id, session.id);
   return {
-    viewer: { id: session.user.id, role: session.user.role, canRead: true, canWrite: true, sessionId: session.id },
+    viewer: toViewer(session.user, { canRead: true, canWrite: true, sessionId: session.id }),
     accessToken: access.token,
     accessTokenExpiresAt: access.expiresAt,
     refreshToken: next.secret,

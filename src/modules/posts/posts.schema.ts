@@ -6,26 +6,44 @@ import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { nodeId } from "../../graphql/ids.js";
 import { User, UserConnection, viewerEdge } from "../users/users.schema.js";
 import { keysetPage } from "../../graphql/pagination.js";
+import { hides } from "../blocks/visibility.js";
 import { canDeletePost, canEditPost, createPost, deletePost, editPost, repost, setLiked, undoRepost } from "./posts.service.js";
 
 const PostId = nodeId("Post");
+
+/** What a post shows of its author and content: nothing, when a block separates the author and the viewer. */
+const shown = <T>(ctx: Context, post: { authorId: number }, value: T) => (hides(ctx.viewer, post.authorId) ? null : value);
 
 export const Post = builder.prismaNode("Post", {
   id: PostId.option,
   // node(id:) and nodes(ids:): an unknown post is null, as for post(id:), and a malformed id is the caller's input.
   nullable: true,
   findUnique: (id) => ({ id: PostId.key(id) }),
-  description: "A post, a reply (replyTo is set) or a repost (repostOf is set, body is null).",
+  description:
+    "A post, a reply (replyTo is set) or a repost (repostOf is set, body is null). A post whose author and the viewer are separated by a block (either blocked the other) is unavailable: it keeps its place in its thread, with its id, time, thread links and counts, but shows nothing of its author or content.",
   fields: (t) => ({
-    body: t.exposeString("body", { nullable: true, description: "Null for a repost and for a deleted post." }),
-    author: t.relation("author"),
+    isUnavailable: t.boolean({
+      description: "True when a block separates the author and the viewer: body, author, repostOf and editedAt are then null.",
+      resolve: (post, _args, ctx) => hides(ctx.viewer, post.authorId),
+    }),
+    body: t.string({
+      nullable: true,
+      description: "Null for a repost, a deleted post and an unavailable one.",
+      resolve: (post, _args, ctx) => shown(ctx, post, post.body),
+    }),
+    author: t.field({
+      type: User,
+      nullable: true,
+      description: "Null only when the post is unavailable.",
+      select: (_args, _ctx, nestedSelection) => ({ author: nestedSelection() }),
+      resolve: (post, _args, ctx) => shown(ctx, post, post.author),
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
-    editedAt: t.expose("editedAt", { type: "DateTime", nullable: true }),
+    editedAt: t.field({ type: "DateTime", nullable: true, resolve: (post, _args, ctx) => shown(ctx, post, post.editedAt) }),
     deletedAt: t.expose("deletedAt", { type: "DateTime", nullable: true }),
     isDeleted: t.boolean({ select: { deletedAt: true }, resolve: (post) => post.deletedAt !== null }),
     replyTo: t.relation("replyTo", { nullable: true, description: "The post this one answers." }),
     threadRoot: t.relation("root", { nullable: true, description: "The post that started the thread; null when this one did." }),
-    repostOf: t.relation("repostOf", { nullable: true }),
     likeCount: t.exposeInt("likeCount"),
     replyCount: t.exposeInt("replyCount"),
     repostCount: t.exposeInt("repostCount"),
@@ -66,18 +84,25 @@ const likers = prismaConnectionHelpers(builder, "Like", {
 });
 
 builder.prismaObjectFields("Post", (t) => ({
+    repostOf: t.field({
+      type: Post,
+      nullable: true,
+      description: "The original of a repost; null for an unavailable one.",
+      select: (_args, _ctx, nestedSelection) => ({ repostOf: nestedSelection() }),
+      resolve: (post, _args, ctx) => shown(ctx, post, post.repostOf),
+    }),
   replies: t.connection({
     type: Post,
     description: "Direct replies, oldest first.",
     args: replies.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ replies: keysetPage("Post", replies.getQuery(args, ctx, nestedSelection), "asc") }),
+    select: (args, ctx, nestedSelection) => ({ replies: keysetPage(ctx, "Post", replies.getQuery(args, ctx, nestedSelection), "asc", undefined, { blocked: "shown" }) }),
     resolve: (post, args, ctx) => replies.resolve(post.replies, args, ctx),
   }, PostConnection),
   likers: t.connection({
     type: User,
     description: "Who liked the post, most recent first.",
     args: likers.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ likes: keysetPage("Like", likers.getQuery(args, ctx, nestedSelection), "desc") }),
+    select: (args, ctx, nestedSelection) => ({ likes: keysetPage(ctx, "Like", likers.getQuery(args, ctx, nestedSelection), "desc") }),
     resolve: (post, args, ctx) => likers.resolve(post.likes, args, ctx),
   }, UserConnection),
 }));
@@ -115,7 +140,7 @@ builder.mutationFields((t) => ({
   createPost: t.prismaField({
     type: "Post",
     authScopes: { writer: true },
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: CreatePostInput }) },
     resolve: (query, _root, { input }, ctx) =>
       createPost(ctx.db, ctx.viewer!, { body: input.body, replyToId: input.replyToId ? PostId.key(input.replyToId) : null }, query),
@@ -139,7 +164,7 @@ builder.mutationFields((t) => ({
     type: "Post",
     description: "Reposts a post (idempotent) and returns the repost.",
     authScopes: { writer: true },
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: RepostInput }) },
     resolve: (query, _root, { input }, ctx) => repost(ctx.db, ctx.viewer!, PostId.key(input.postId), query),
   }),
@@ -155,7 +180,7 @@ builder.mutationFields((t) => ({
     type: "Post",
     description: "Likes a post (idempotent) and returns it.",
     authScopes: { writer: true },
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: LikePostInput }) },
     resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, PostId.key(input.postId), true, (id) => readPost(ctx, query, id)),
   }),

@@ -1,6 +1,7 @@
 import { Prisma, type PrismaClient } from "@prisma/client";
 import { z } from "zod";
 import type { Viewer } from "../auth/viewer.js";
+import { assertNoBlock, hiddenUsersSql } from "../blocks/visibility.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 
 type Db = PrismaClient;
@@ -24,7 +25,7 @@ const Body = z
 
 /** The post a reply, like or repost points at: reposts stand for their original. */
 async function findTarget(db: Pick<Db, "post">, id: number) {
-  const post = await db.post.findUnique({ where: { id }, select: { id: true, rootId: true, repostOfId: true } });
+  const post = await db.post.findUnique({ where: { id }, select: { id: true, authorId: true, rootId: true, repostOfId: true } });
   if (!post) throw new NotFoundError("Post");
   if (post.repostOfId === null) return post;
   return findTarget(db, post.repostOfId);
@@ -48,6 +49,7 @@ export async function createPost<Q extends object>(db: Db, viewer: Viewer, input
     let thread: { replyToId: number; rootId: number } | null = null;
     if (input.replyToId != null) {
       const parent = await findTarget(tx, input.replyToId);
+      assertNoBlock(viewer, parent.authorId);
       if ((await lockPost(tx, parent.id)).deleted) throw ValidationError.of("replyToId", "You cannot reply to a deleted post");
       thread = { replyToId: parent.id, rootId: parent.rootId ?? parent.id };
       await tx.post.update({ where: { id: parent.id }, data: { replyCount: { increment: 1 } }, select: { id: true } });
@@ -120,6 +122,7 @@ export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: n
 export async function repost<Q extends object>(db: Db, viewer: Viewer, postId: number, query: Q) {
   return db.$transaction(async (tx) => {
     const target = await findTarget(tx, postId);
+    assertNoBlock(viewer, target.authorId);
     if ((await lockPost(tx, target.id)).deleted) throw ValidationError.of("postId", "You cannot repost a deleted post");
     const { count } = await tx.post.createMany({ data: [{ authorId: viewer.id, repostOfId: target.id }], skipDuplicates: true });
     if (count === 1) {
@@ -146,11 +149,12 @@ async function removeRepost(db: Db, authorId: number, originalId: number) {
   });
 }
 
-/** Liking twice is a no-op; so is unliking a post one has not liked. Both return the post. */
 /**
- * Likes or unlikes in one statement: it locks the target (a repost stands for its original), adds or
- * removes the viewer's like, and moves the counter only when the like row changed, so concurrent
- * likes queue on the row lock and the counter stays exact. Then the post is read for the response.
+ * Liking twice is a no-op; so is unliking a post one has not liked. Both return the post. One
+ * statement locks the target (a repost stands for its original), adds or removes the viewer's like
+ * (never of someone a block separates them from), and moves the counter only when the like row
+ * changed, so concurrent likes queue on the row lock and the counter stays exact. Then the post is
+ * read for the response.
  */
 export async function setLiked<R>(
   db: Db,
@@ -160,18 +164,19 @@ export async function setLiked<R>(
   read: (id: number) => Promise<R | null>,
 ) {
   const change = liked
-    ? Prisma.sql`INSERT INTO likes (user_id, post_id) SELECT ${viewer.id}, id FROM target WHERE NOT deleted
+    ? Prisma.sql`INSERT INTO likes (user_id, post_id) SELECT ${viewer.id}, id FROM target WHERE NOT deleted AND ${hiddenUsersSql(viewer, Prisma.sql`author_id`)}
         ON CONFLICT (user_id, post_id) DO NOTHING RETURNING post_id`
     : Prisma.sql`DELETE FROM likes WHERE user_id = ${viewer.id} AND post_id IN (SELECT id FROM target) RETURNING post_id`;
-  const [target] = await db.$queryRaw<{ id: number; deleted: boolean }[]>`
+  const [target] = await db.$queryRaw<{ id: number; author_id: number; deleted: boolean }[]>`
     WITH target AS (
-      SELECT t.id, t.deleted_at IS NOT NULL AS deleted FROM posts p JOIN posts t ON t.id = COALESCE(p.repost_of_id, p.id)
+      SELECT t.id, t.author_id, t.deleted_at IS NOT NULL AS deleted FROM posts p JOIN posts t ON t.id = COALESCE(p.repost_of_id, p.id)
       WHERE p.id = ${postId} FOR NO KEY UPDATE OF t
     ), changed AS (${change}), counted AS (
       UPDATE posts SET like_count = like_count ${liked ? Prisma.sql`+` : Prisma.sql`-`} 1 WHERE id IN (SELECT post_id FROM changed) RETURNING id
     )
-    SELECT id, deleted FROM target`;
+    SELECT id, author_id, deleted FROM target`;
   if (!target) throw new NotFoundError("Post");
+  if (liked) assertNoBlock(viewer, target.author_id);
   if (liked && target.deleted) throw ValidationError.of("postId", "You cannot like a deleted post");
   const post = await read(target.id);
   if (!post) throw new NotFoundError("Post");

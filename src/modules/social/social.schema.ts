@@ -1,5 +1,5 @@
 import { builder } from "../../builder.js";
-import { NotFoundError } from "../../errors.js";
+import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { User, UserId } from "../users/users.schema.js";
 import { setFollowing } from "./social.service.js";
 
@@ -11,7 +11,7 @@ builder.mutationFields((t) => ({
     type: "User",
     description: "Follows a user (idempotent) and returns them.",
     authScopes: { writer: true },
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: FollowInput }) },
     resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, UserId.key(input.userId), true, query),
   }),
@@ -19,7 +19,7 @@ builder.mutationFields((t) => ({
     type: "User",
     description: "Stops following a user (idempotent) and returns them.",
     authScopes: { writer: true },
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: UnfollowInput }) },
     resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, UserId.key(input.userId), false, query),
   }),

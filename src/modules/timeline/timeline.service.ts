@@ -1,11 +1,14 @@
 import type { Prisma, PrismaClient } from "@prisma/client";
 import type { SqlReader } from "../../sql/reader.js";
+import type { Viewer } from "../auth/viewer.js";
+import { postsApartFrom } from "../blocks/visibility.js";
 import { handleKey } from "../users/users.service.js";
 
-/** Posts and reposts by the viewer and the people they follow; one statement with the page. */
-export const homeTimelineWhere = (viewerId: number): Prisma.PostWhereInput => ({
+/** Posts and reposts by the viewer and the people they follow, less the muted; one statement with the page. */
+export const homeTimelineWhere = (viewer: Viewer): Prisma.PostWhereInput => ({
   deletedAt: null,
-  OR: [{ authorId: viewerId }, { author: { followers: { some: { followerId: viewerId } } } }],
+  OR: [{ authorId: viewer.id }, { author: { followers: { some: { followerId: viewer.id } } } }],
+  ...(viewer.muting.size > 0 ? { AND: [postsApartFrom([...viewer.muting])] } : {}),
 });
 
 /**

@@ -70,13 +70,13 @@ builder.prismaObjectFields("User", (t) => ({
   followers: t.connection({
     type: User,
     args: followers.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ followers: keysetPage("Follow", followers.getQuery(args, ctx, nestedSelection), "desc") }),
+    select: (args, ctx, nestedSelection) => ({ followers: keysetPage(ctx, "Follow", followers.getQuery(args, ctx, nestedSelection), "desc") }),
     resolve: (user, args, ctx) => followers.resolve(user.followers, args, ctx),
   }, UserConnection),
   following: t.connection({
     type: User,
     args: following.getArgs(),
-    select: (args, ctx, nestedSelection) => ({ following: keysetPage("Follow", following.getQuery(args, ctx, nestedSelection), "desc") }),
+    select: (args, ctx, nestedSelection) => ({ following: keysetPage(ctx, "Follow", following.getQuery(args, ctx, nestedSelection), "desc") }),
     resolve: (user, args, ctx) => following.resolve(user.following, args, ctx),
   }, UserConnection),
 }));

@@ -1,0 +1,69 @@
+import { Prisma } from "@prisma/client";
+import { ForbiddenError } from "../../errors.js";
+import type { Viewer } from "../auth/viewer.js";
+
+/**
+ * The one place blocks and mutes are applied. A block hides the two users from each other, whichever
+ * blocked: lists leave the other's rows out (keysetPage applies LIST_RULES to every list it pages),
+ * a post reached directly (by id, as a reply's parent, in a thread) shows as unavailable, and neither
+ * can follow, reply to, like or repost the other. A mute only thins the muter's home timeline and
+ * notifications. The viewer's block and mute sets come with their credential, so none of this costs
+ * a statement.
+ */
+
+/** Whether a block stands between the viewer and the user, either way. */
+export const hides = (viewer: Viewer | null, userId: number) => viewer !== null && (viewer.blocking.has(userId) || viewer.blockedBy.has(userId));
+
+/** The users a block hides from the viewer. */
+export const hiddenUserIds = (viewer: Viewer | null): number[] => (viewer ? [...viewer.blocking, ...viewer.blockedBy] : []);
+
+/** The users hidden from the viewer's home timeline and notifications: blocked either way, or muted. */
+export const silencedUserIds = (viewer: Viewer | null): number[] => (viewer ? [...hiddenUserIds(viewer), ...viewer.muting] : []);
+
+/** Refuses an interaction (follow, reply, like, repost) between users a block separates. */
+export function assertNoBlock(viewer: Viewer, userId: number) {
+  if (viewer.blocking.has(userId)) throw new ForbiddenError("You blocked this user; unblock them first.");
+  if (viewer.blockedBy.has(userId)) throw new ForbiddenError("This user does not allow you to interact with them.");
+}
+
+/** Posts neither by nor reposting one of `userIds`. */
+export const postsApartFrom = (userIds: number[]): Prisma.PostWhereInput => ({
+  authorId: { notIn: userIds },
+  OR: [{ repostOfId: null }, { repostOf: { is: { authorId: { notIn: userIds } } } }],
+});
+
+type Where<M extends Prisma.ModelName> = Prisma.TypeMap["model"][M]["operations"]["findMany"]["args"]["where"];
+
+/**
+ * For each model, the rows of a list that a block hides from the viewer, given the hidden users.
+ * Every model says, so a new one must decide; null: its lists show only the viewer's own rows.
+ */
+const LIST_RULES: { [M in Prisma.ModelName]: ((hidden: number[]) => Where<M>) | null } = {
+  Post: postsApartFrom,
+  User: (hidden) => ({ id: { notIn: hidden } }),
+  Like: (hidden) => ({ userId: { notIn: hidden } }),
+  // Both ends: a hidden user's followers and following are empty, and nobody's list shows them.
+  Follow: (hidden) => ({ followerId: { notIn: hidden }, followeeId: { notIn: hidden } }),
+  // The viewer's own blocks and mutes: the point of the list is to show whom.
+  Block: null,
+  Mute: null,
+  Session: null,
+  RefreshToken: null,
+  ApiToken: null,
+};
+
+/** The condition a list of `model` adds for the viewer, or undefined when nothing is hidden. */
+export function visibleRows<M extends Prisma.ModelName>(viewer: Viewer | null, model: M): Where<M> | undefined {
+  const hidden = hiddenUserIds(viewer);
+  const rule = LIST_RULES[model] as ((hidden: number[]) => Where<M>) | null;
+  return hidden.length > 0 && rule ? rule(hidden) : undefined;
+}
+
+/** For raw SQL lists: `column` is no user a block hides from the viewer (TRUE when none is). */
+export const hiddenUsersSql = (viewer: Viewer | null, column: Prisma.Sql) => apartFromSql(hiddenUserIds(viewer), column);
+
+/** For raw SQL lists of the home timeline and notifications: `column` is nobody blocked or muted. */
+export const silencedUsersSql = (viewer: Viewer | null, column: Prisma.Sql) => apartFromSql(silencedUserIds(viewer), column);
+
+const apartFromSql = (ids: number[], column: Prisma.Sql) =>
+  ids.length > 0 ? Prisma.sql`${column} <> ALL(${ids}::int[])` : Prisma.sql`TRUE`;
