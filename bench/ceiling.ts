@@ -30,9 +30,14 @@ interface Route {
 
 const routes: Record<string, Route> = {
   timeline: {
-    sql: `SELECT json_build_object('homeTimeline', ${edges(`json_agg(json_build_object('node', ${post("p", `, 'author', ${author("u")}`)}) ORDER BY p.id DESC)`)})::text
+    // Less the posts by or reposting anyone the viewer muted or blocked or who blocked the viewer.
+    sql: `WITH silenced AS (SELECT muted_id AS id FROM mutes WHERE muter_id = $1 UNION SELECT blocked_id FROM blocks WHERE blocker_id = $1
+                            UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1)
+      SELECT json_build_object('homeTimeline', ${edges(`json_agg(json_build_object('node', ${post("p", `, 'author', ${author("u")}`)}) ORDER BY p.id DESC)`)})::text
       FROM (SELECT * FROM posts WHERE deleted_at IS NULL
               AND (author_id = $1 OR author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1))
+              AND author_id NOT IN (SELECT id FROM silenced)
+              AND NOT EXISTS (SELECT 1 FROM posts o WHERE o.id = posts.repost_of_id AND o.author_id IN (SELECT id FROM silenced))
             ORDER BY id DESC LIMIT 20) p
       JOIN users u ON u.id = p.author_id`,
     params: (viewer) => [viewer],

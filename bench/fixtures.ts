@@ -6,11 +6,14 @@ const VIEWER_FOLLOWING = 200;
 const THREAD_REPLIES = 10;
 const THREAD_SECOND_LEVEL = 5;
 const VIEWER_HANDLE = "alice";
+/** How many users the viewer has blocked, and muted (issue 8): every read pays for applying them. */
+const VIEWER_BLOCKS = 50;
+const VIEWER_MUTES = 50;
 const PROFILE_HANDLE = "bob";
 
 /** The rows every scenario points at, picked the same way on every run. */
 export interface Picks {
-  viewer: { id: number; handle: string; following: number };
+  viewer: { id: number; handle: string; following: number; blocked: number; muted: number };
   profile: { id: number; handle: string };
   /** A top-level post whose first 10 replies all have replies of their own. */
   thread: { id: number; replies: number; secondLevel: number };
@@ -36,10 +39,12 @@ export async function ensureFixtures(session: SqlSession, generated: { posts: nu
     const thread = await ensureThread(session, generated.posts, [viewer.id, profile.id]);
     if (thread.added > 0) added.push(`${thread.added} replies in the thread of post ${thread.id}`);
     const likePostId = await pickLikePost(session, viewer.id, [profile.id], thread.id, generated.likes);
+    const silenced = await ensureBlocksAndMutes(session, viewer.id, [profile.id, ...(await authorsOf(session, thread.id, likePostId))]);
+    if (silenced.added > 0) added.push(`${silenced.added} blocks and mutes by ${viewer.handle}`);
     await session.exec("COMMIT");
-    if (added.length > 0) await session.exec("ANALYZE users, posts, follows");
+    if (added.length > 0) await session.exec("ANALYZE users, posts, follows, blocks, mutes");
     return {
-      viewer: { id: viewer.id, handle: viewer.handle, following: viewer.following + follows },
+      viewer: { id: viewer.id, handle: viewer.handle, following: viewer.following + follows, blocked: silenced.blocked, muted: silenced.muted },
       profile: { id: profile.id, handle: profile.handle },
       thread: { id: thread.id, replies: thread.replies, secondLevel: thread.secondLevel },
       likePostId,
@@ -49,6 +54,45 @@ export async function ensureFixtures(session: SqlSession, generated: { posts: nu
     await session.exec("ROLLBACK");
     throw error;
   }
+}
+
+/**
+ * The viewer mutes 50 of the people they follow (every 3rd) (so the home timeline has posts to leave out)
+ * and blocks the most prolific authors they do not follow (whose posts their followees repost); none
+ * of them is the profile's user, an author in the thread or the like post's author: the peers apply
+ * blocks and mutes to the home timeline only, and those answers would otherwise differ.
+ */
+async function ensureBlocksAndMutes(session: Query, viewerId: number, spared: number[]) {
+  const { rows: muted } = await session.query<{ id: number }>(
+    `INSERT INTO mutes (muter_id, muted_id)
+     SELECT $1, followee_id FROM (
+       SELECT followee_id, row_number() OVER (ORDER BY followee_id) AS n FROM follows WHERE follower_id = $1 AND followee_id <> ALL($2::int[])
+     ) f WHERE n % 3 = 0 AND NOT EXISTS (SELECT 1 FROM mutes WHERE muter_id = $1)
+     ORDER BY followee_id LIMIT $3
+     RETURNING id`,
+    [viewerId, spared, VIEWER_MUTES],
+  );
+  const { rows: blocked } = await session.query<{ id: number }>(
+    `INSERT INTO blocks (blocker_id, blocked_id)
+     SELECT $1, u.id FROM users u
+     WHERE u.id <> $1 AND u.id <> ALL($2::int[])
+       AND NOT EXISTS (SELECT 1 FROM follows f WHERE (f.follower_id = $1 AND f.followee_id = u.id) OR (f.follower_id = u.id AND f.followee_id = $1))
+       AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = $1)
+     ORDER BY u.post_count DESC, u.id LIMIT $3
+     RETURNING id`,
+    [viewerId, spared, VIEWER_BLOCKS],
+  );
+  const { rows } = await session.query<{ blocked: number; muted: number }>(
+    "SELECT (SELECT count(*) FROM blocks WHERE blocker_id = $1)::int AS blocked, (SELECT count(*) FROM mutes WHERE muter_id = $1)::int AS muted",
+    [viewerId],
+  );
+  return { ...rows[0]!, added: muted.length + blocked.length };
+}
+
+/** The authors of the thread and of the like scenario's post. */
+async function authorsOf(session: Query, rootId: number, likePostId: number) {
+  const { rows } = await session.query<{ author_id: number }>("SELECT DISTINCT author_id FROM posts WHERE id IN ($1, $2) OR root_id = $1", [rootId, likePostId]);
+  return rows.map((r) => r.author_id);
 }
 
 /** Puts the like scenario's post back as generated: not liked by the viewer, with its exact like count. */

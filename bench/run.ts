@@ -175,7 +175,7 @@ async function main() {
   log(`${options.servers.join(", ")} × ${options.scenarios.map((s) => s.name).join(", ")}; timed load about ${Math.ceil(runSeconds / 60)} min`);
 
   const picks = await prepareDatabase(options.databaseUrl, { reset: options.reset, log });
-  log(`viewer ${picks.viewer.handle} (follows ${picks.viewer.following}), profile ${picks.profile.handle}, thread post ${picks.thread.id}, like post ${picks.likePostId}`);
+  log(`viewer ${picks.viewer.handle} (follows ${picks.viewer.following}, blocked ${picks.viewer.blocked}, muted ${picks.viewer.muted}), profile ${picks.profile.handle}, thread post ${picks.thread.id}, like post ${picks.likePostId}`);
   prepareBuilds({ build: options.build, log });
 
   let embeddedStart: EmbeddedStart | null = null;
