@@ -150,6 +150,20 @@ export function markdown(results: BenchResults): string {
     const l = summary.ceiling?.[scenario];
     push(`| ${scenario} | ${ratio(c?.rps, p?.rps)} | ${ratio(c?.rps, l?.rps)} | ${ratio(c?.fixedP99Ms ?? undefined, p?.fixedP99Ms ?? undefined)} |`);
   }
+  push("", "## The spread across rounds", "", "Each round's own ratio (its servers ran one after another, under the same conditions), lowest to highest.", "", "| scenario | Chirp / PostGraphile req/s | Chirp / PostGraphile CPU ms per request | Chirp / ceiling req/s |", "| --- | --- | --- | --- |");
+  for (const scenario of options.scenarios) {
+    const perRound = (other: ServerName, key: "rps" | "cpuMsPerRequest") =>
+      results.rounds
+        .map((r) => {
+          const c = r.saturation.chirp?.[scenario]?.[key];
+          const o = r.saturation[other]?.[scenario]?.[key];
+          return c !== undefined && o ? c / o : null;
+        })
+        .filter((x): x is number => x !== null)
+        .sort((a, b) => a - b);
+    const list = (xs: number[]) => (xs.length > 0 ? xs.map((x) => `${x.toFixed(2)}×`).join(", ") : "–");
+    push(`| ${scenario} | ${list(perRound("postgraphile", "rps"))} | ${list(perRound("postgraphile", "cpuMsPerRequest"))} | ${list(perRound("ceiling", "rps"))} |`);
+  }
   push("", ...targets(results));
   const failures = Object.entries(verification.failures).flatMap(([scenario, byServer]) => Object.entries(byServer).map(([server, why]) => `- ${scenario}, ${LABEL[server as ServerName]}: ${why.split("\n").join("\n  ")}`));
   if (failures.length > 0) push("", "## Failed data checks (not timed)", "", ...failures);
@@ -165,7 +179,7 @@ export function markdown(results: BenchResults): string {
 /** The issue's targets, measured in this run. */
 function targets(results: BenchResults): string[] {
   const { summary, embeddedStart, verification } = results;
-  const rows: string[] = ["## Targets (issue 3)", "", "| target | measured | met |", "| --- | --- | :---: |"];
+  const rows: string[] = ["## Targets (issues 3 and 8)", "", "| target | measured | met |", "| --- | --- | :---: |"];
   const mark = (ok: boolean | null) => (ok === null ? "–" : ok ? "yes" : "**no**");
   for (const scenario of ["timeline", "profile", "profile-anon"]) {
     const c = summary.chirp?.[scenario];
@@ -177,6 +191,11 @@ function targets(results: BenchResults): string[] {
     if (p && c.fixedP99Ms !== null && p.fixedP99Ms !== null) {
       rows.push(`| ${scenario}: p99 at the fixed rate ≤ PostGraphile's | ${num(c.fixedP99Ms, 1)} ms vs ${num(p.fixedP99Ms, 1)} ms | ${mark(c.fixedP99Ms <= p.fixedP99Ms)} |`);
     }
+  }
+  for (const scenario of ["notifications", "search"]) {
+    const c = summary.chirp?.[scenario];
+    const l = summary.ceiling?.[scenario];
+    if (c && l) rows.push(`| ${scenario}: Chirp ≥ 0.3 × ceiling req/s (issue 8) | ${ratio(c.rps, l.rps)} | ${mark(c.rps >= 0.3 * l.rps)} |`);
   }
   const statements = Object.entries(verification.statementsPerRequest.chirp ?? {});
   if (statements.length > 0) {

@@ -103,7 +103,7 @@ async function withServer(name: ServerName, options: Options, picks: Picks, veri
   try {
     const target = await targetFor(server, picks);
     for (const scenario of options.scenarios) {
-      if (verification.failures[scenario.name]?.[name]) continue;
+      if (verification.failures[scenario.name]?.[name] || (scenario.servers && !scenario.servers.includes(name))) continue;
       await each(server, target, scenario);
     }
   } finally {

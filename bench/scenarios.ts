@@ -23,6 +23,8 @@ export interface Scenario {
   title: string;
   /** True for the like/unlike pair: responses change from one request to the next. */
   mutates: boolean;
+  /** The servers that can answer it, when not all: PostGraphile has no grouped notifications or ranked search. */
+  servers?: readonly ServerName[];
   /** What every connection sends in turn: one read, or like then unlike. */
   requests(target: Target): BenchRequest[];
   /** The server's JSON response in the common shape every server must agree on. */
@@ -66,6 +68,9 @@ const chirp = {
   }`,
   like: `mutation Like($id: ID!) { likePost(input: { postId: $id }) { __typename ... on Post { id likeCount viewerHasLiked } } }`,
   unlike: `mutation Unlike($id: ID!) { unlikePost(input: { postId: $id }) { __typename ... on Post { id likeCount viewerHasLiked } } }`,
+  notifications: `query Notifications { viewer { unreadNotificationCount notifications(first: 20) { edges { node {
+    id kind actorCount isRead createdAt post { id body } actors(first: 3) { edges { node { id handle displayName avatarUrl } } } } } } } }`,
+  search: `query Search($query: String!) { searchPosts(query: $query, first: 20) { edges { highlight { text matched } node { ${CHIRP_POST} ${CHIRP_AUTHOR} } } } }`,
 };
 
 // ── PostGraphile's documents (bench_peer.sql supplies the viewer-dependent fields) ──────────────
@@ -92,6 +97,7 @@ const globalId = (type: string, id: number) => Buffer.from(`${type}:${id}`).toSt
 
 /** One request of a scenario: GraphQL for Chirp and PostGraphile, the scenario's own path for the ceiling. */
 function request(target: Target, anonymous: boolean, op: keyof typeof chirp, chirpVars: object, peerVars: object): BenchRequest {
+  if (target.server === "postgraphile" && !(op in peer)) throw new Error(`PostGraphile has no ${op} scenario`);
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (!anonymous && target.server === "chirp") headers.authorization = `Bearer ${target.chirpToken}`;
   if (!anonymous && target.server !== "chirp") headers["x-viewer-id"] = String(target.picks.viewer.id);
@@ -99,7 +105,7 @@ function request(target: Target, anonymous: boolean, op: keyof typeof chirp, chi
     case "chirp":
       return { path: "/graphql", headers, body: JSON.stringify({ query: chirp[op], variables: chirpVars }) };
     case "postgraphile":
-      return { path: "/graphql", headers, body: JSON.stringify({ query: peer[op], variables: peerVars }) };
+      return { path: "/graphql", headers, body: JSON.stringify({ query: peer[op as keyof typeof peer], variables: peerVars }) };
     case "ceiling":
       return { path: `/${op}`, headers, body: JSON.stringify(peerVars) };
   }
@@ -234,7 +240,43 @@ const like: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [timeline, profile(false), profile(true), thread(false), thread(true), like];
+/** The viewer's first page of notifications: 20 grouped entries, each with its post and its latest 3 actors. */
+const notifications: Scenario = {
+  name: "notifications",
+  title: "notifications (20 grouped entries, latest 3 actors each)",
+  mutates: false,
+  servers: ["chirp", "ceiling"],
+  requests: (t) => [request(t, false, "notifications", {}, {})],
+  normalise: (server, response) => {
+    const viewer = data(response).viewer as Json;
+    return {
+      unread: viewer.unreadNotificationCount,
+      entries: nodes(viewer.notifications, server).map((n) => ({
+        id: fromGlobalId(n.id, "Notification"),
+        kind: n.kind,
+        actorCount: n.actorCount,
+        isRead: n.isRead,
+        createdAt: isoTime(n.createdAt),
+        post: n.post ? { id: fromGlobalId((n.post as Json).id, "Post"), body: (n.post as Json).body } : null,
+        actors: nodes(n.actors, server).map((a) => author(a, server)),
+      })),
+    };
+  },
+};
+
+/** Two common words over every post: ranked full-text search, the page highlighted. */
+export const SEARCH_QUERY = "fixed cache";
+const search: Scenario = {
+  name: "search",
+  title: `searchPosts "${SEARCH_QUERY}" (20 ranked, highlighted)`,
+  mutates: false,
+  servers: ["chirp", "ceiling"],
+  requests: (t) => [request(t, false, "search", { query: SEARCH_QUERY }, { query: SEARCH_QUERY })],
+  normalise: (server, response) =>
+    ((data(response).searchPosts as { edges: { highlight: unknown; node: Json }[] }).edges).map((e) => ({ highlight: e.highlight, post: post(e.node, server) })),
+};
+
+export const SCENARIOS: readonly Scenario[] = [timeline, profile(false), profile(true), thread(false), thread(true), like, notifications, search];
 
 /** Logs the viewer in through Chirp's API and returns the access token (the runner sets ACCESS_TOKEN_TTL to a day). */
 export async function chirpLogIn(baseUrl: string, handle: string, password: string): Promise<string> {

@@ -73,6 +73,7 @@ export async function verify(
       statementsPerRequest[name] = {};
       sql[name] = {};
       for (const scenario of scenarios) {
+        if (scenario.servers && !scenario.servers.includes(name)) continue;
         if (scenario.mutates) await restoreLikePost(options.databaseUrl, options.picks);
         try {
           answers[scenario.name]!.set(name, await answer(server, target, scenario));
