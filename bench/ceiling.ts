@@ -79,6 +79,34 @@ const routes: Record<string, Route> = {
       FROM posts p WHERE p.id = $2`,
     params: (viewer, input) => [viewer, Number(input.id)],
   },
+  notifications: {
+    // The viewer's latest 20 entries with their post and latest 3 actors, less actors a block hides.
+    sql: `WITH hidden AS (SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1 UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1)
+      SELECT json_build_object('viewer', json_build_object(
+        'unreadNotificationCount', coalesce((SELECT unread_count FROM notification_inboxes WHERE user_id = $1), 0),
+        'notifications', ${edges(`(SELECT json_agg(json_build_object('node', json_build_object('id', ${gid("Notification", "n.id")}, 'kind', n.kind,
+            'actorCount', n.actor_count, 'isRead', n.first_unread_seq IS NULL, 'createdAt', ${iso("n.latest_at")},
+            'post', (SELECT json_build_object('id', ${gid("Post", "p.id")}, 'body', p.body) FROM posts p WHERE p.id = n.post_id),
+            'actors', ${edges(`(SELECT json_agg(json_build_object('node', ${author("u")}) ORDER BY a.id DESC)
+              FROM (SELECT * FROM notification_actors WHERE notification_id = n.id AND actor_id NOT IN (SELECT id FROM hidden) ORDER BY id DESC LIMIT 3) a
+              JOIN users u ON u.id = a.actor_id)`)})) ORDER BY n.seq DESC)
+          FROM (SELECT * FROM notifications WHERE recipient_id = $1 ORDER BY seq DESC LIMIT 20) n)`)}))::text`,
+    params: (viewer) => [viewer],
+  },
+  search: {
+    // Ranked as Chirp ranks (ts_rank_cd, then newest), the page cut before ts_headline, whose marks become runs.
+    sql: `WITH q AS MATERIALIZED (SELECT websearch_to_tsquery('english', $2) AS q),
+      hidden AS (SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1 UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1),
+      hits AS (SELECT p.*, ts_rank_cd(p.search_vector, q.q)::float8 AS rank FROM q JOIN posts p ON p.search_vector @@ q.q
+               WHERE p.author_id NOT IN (SELECT id FROM hidden) ORDER BY rank DESC, p.id DESC LIMIT 20)
+      SELECT json_build_object('searchPosts', ${edges(`json_agg(json_build_object(
+          'highlight', (SELECT json_agg(json_build_object('text', run, 'matched', n % 2 = 0) ORDER BY n)
+                        FROM unnest(regexp_split_to_array(ts_headline('english', h.body, q.q, 'HighlightAll=true, StartSel=' || chr(2) || ', StopSel=' || chr(3)), '[' || chr(2) || chr(3) || ']'))
+                             WITH ORDINALITY AS r(run, n) WHERE run <> ''),
+          'node', ${post("h", `, 'author', ${author("u")}`)}) ORDER BY h.rank DESC, h.id DESC)`)})::text
+      FROM hits h JOIN users u ON u.id = h.author_id, q`,
+    params: (viewer, input) => [viewer, String(input.query)],
+  },
 };
 const WRITES = new Set(["like", "unlike"]);
 
