@@ -23,6 +23,16 @@ const DeletePost = graphql(`
     deletePost(input: { postId: $id }) { __typename }
   }
 `);
+const Block = graphql(`
+  mutation SearchBlock($id: ID!) {
+    block(input: { userId: $id }) { __typename }
+  }
+`);
+const Mute = graphql(`
+  mutation SearchMute($id: ID!) {
+    mute(input: { userId: $id }) { __typename }
+  }
+`);
 const EditPost = graphql(`
   mutation SearchEditPost($id: ID!, $body: String!) {
     editPost(input: { postId: $id, body: $body }) { __typename }
@@ -181,6 +191,22 @@ describe("searchPosts", () => {
     const kept = await post("a mongoose by someone else");
     await api.db.user.update({ where: { id: banned.dbId }, data: { suspendedAt: new Date() } });
     expect((await searchPosts("mongoose")).edges.map((e) => e.node.id)).toEqual([kept]);
+  });
+
+  it("hides the posts of users a block stands between with the viewer, either way, and not those of the muted", async () => {
+    const [blocker, blocked, muted, bystander] = [await api.signUp(), await api.signUp(), await api.signUp(), await api.signUp()];
+    const ids = { blocker: await post("a platypus by the blocker", blocker), blocked: await post("a platypus by the blocked", blocked), muted: await post("a platypus by the muted", muted) };
+    expect((await api.execute(Block, { id: blocked.id }, { as: blocker })).data?.block.__typename).toBe("User");
+    expect((await api.execute(Mute, { id: muted.id }, { as: blocker })).data?.mute.__typename).toBe("User");
+    const found = async (as: TestUser) => (await searchPosts("platypus", 20, undefined, as)).edges.map((e) => e.node.id).sort();
+    expect(await found(blocker)).toEqual([ids.blocker, ids.muted].sort());
+    expect(await found(blocked)).toEqual([ids.blocked, ids.muted].sort());
+    expect(await found(bystander)).toEqual(Object.values(ids).sort());
+    const people = async (as: TestUser, handle: string) => (await api.execute(SearchUsers, { query: handle, first: 5 }, { as })).data!.searchUsers.edges.map((e) => e.node.handle);
+    expect(await people(blocker, blocked.handle)).toEqual([]);
+    expect(await people(blocked, blocker.handle)).toEqual([]);
+    expect(await people(blocker, muted.handle)).toEqual([muted.handle]);
+    expect(await people(bystander, blocked.handle)).toEqual([blocked.handle]);
   });
 
   it("answers anonymous viewers too", async () => {

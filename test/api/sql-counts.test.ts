@@ -382,7 +382,7 @@ const LISTS: Record<string, ListCase> = {
     // The ranked page's ids and highlights (one raw statement), then its posts with every relation and viewer flag.
     statements: [...AUTH, expect.stringMatching(/websearch_to_tsquery/) as unknown as string, "posts"],
     check: (edges: SqlCountSearchPostsQuery["searchPosts"]["edges"]) => {
-      expect(edges.filter((e) => e.node.replyTo && e.node.author.viewerFollows).length).toBeGreaterThan(0);
+      expect(edges.filter((e) => e.node.replyTo && e.node.author?.viewerFollows).length).toBeGreaterThan(0);
       expect(edges.every((e) => e.highlight.some((r) => r.matched && r.text === "author"))).toBe(true);
     },
   },

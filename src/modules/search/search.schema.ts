@@ -94,7 +94,7 @@ builder.queryFields((t) => ({
   searchPosts: t.field({
     type: SearchPostsConnection,
     description:
-      'Posts whose text matches the query, best match first. Web-search syntax: words (all must match, English stemming, stop words ignored), "a quoted phrase", -excluded, or. Reposts and deleted posts never match; posts of suspended users are left out.',
+      'Posts whose text matches the query, best match first. Web-search syntax: words (all must match, English stemming, stop words ignored), "a quoted phrase", -excluded, or. Reposts and deleted posts never match; posts of suspended users, and of users a block stands between with the viewer (either way), are left out.',
     args: { query: t.arg.string({ description: QUERY_DESCRIPTION }), first: t.arg.int(), after: t.arg.string({ required: false }) },
     resolve: async (_root, args, ctx, info) => {
       const after = args.after ? parseCursor("post", args.after, [rank, int]) : null;
@@ -105,7 +105,7 @@ builder.queryFields((t) => ({
   searchUsers: t.field({
     type: SearchUsersConnection,
     description:
-      "People whose handle or display name starts with the query, or a word of whose display name does, ignoring case (a leading @ is ignored; % and _ are literal): the exact handle first, then handle prefixes, display-name prefixes and words, each by follower count. Suspended users are left out.",
+      "People whose handle or display name starts with the query, or a word of whose display name does, ignoring case (a leading @ is ignored; % and _ are literal): the exact handle first, then handle prefixes, display-name prefixes and words, each by follower count. Suspended users, and users a block stands between with the viewer (either way), are left out.",
     args: { query: t.arg.string({ description: QUERY_DESCRIPTION }), first: t.arg.int(), after: t.arg.string({ required: false }) },
     resolve: async (_root, args, ctx, info) => {
       const after = args.after ? parseCursor("user", args.after, [int, int, int]) : null;

@@ -1,6 +1,7 @@
 import { Prisma, type PrismaClient } from "@prisma/client";
 import { ValidationError } from "../../errors.js";
 import type { Viewer } from "../auth/viewer.js";
+import { hiddenUsersSql } from "../blocks/visibility.js";
 import { handleKey } from "../users/users.service.js";
 
 /** The longest query, in Unicode code points: no person types more, and it bounds the lexemes a query looks up. */
@@ -73,9 +74,10 @@ const page = <Row>(rows: Row[], first: number): Hits<Row> => ({ hits: rows.slice
  * cut into highlighted runs. One statement: the page is ranked and cut before ts_headline runs, so
  * only its rows are highlighted. A query without a lexeme to look up (empty, stop words only,
  * punctuation, or nothing but exclusions, which GIN cannot serve and which would rank every post)
- * finds nothing. Reposts and deleted posts have no vector; suspended authors' posts are left out.
+ * finds nothing. Reposts and deleted posts have no vector; suspended authors' posts, and those of
+ * anyone a block stands between with the viewer (either way), are left out.
  */
-export async function searchPosts(db: PrismaClient, _viewer: Viewer | null, query: string, { first, after }: Page<PostKey>): Promise<Hits<PostHit>> {
+export async function searchPosts(db: PrismaClient, viewer: Viewer | null, query: string, { first, after }: Page<PostKey>): Promise<Hits<PostHit>> {
   const text = searchText(query);
   if (text === "") return { hits: [], hasNextPage: false };
   // The cursor's rank is bound as text: Prisma sends a number parameter with fewer digits than a float8 holds.
@@ -86,7 +88,7 @@ export async function searchPosts(db: PrismaClient, _viewer: Viewer | null, quer
         SELECT p.id, p.body, ts_rank_cd(p.search_vector, q.q)::float8 AS rank
         FROM q JOIN posts p ON p.search_vector @@ q.q
         JOIN users a ON a.id = p.author_id AND a.suspended_at IS NULL
-        WHERE querytree(q.q) NOT IN ('', 'T')
+        WHERE querytree(q.q) NOT IN ('', 'T') AND ${hiddenUsersSql(viewer, Prisma.sql`p.author_id`)}
       ) m
       WHERE ${after ? Prisma.sql`(m.rank, m.id) < (${String(after.rank)}::float8, ${after.id}::int)` : Prisma.sql`TRUE`}
       ORDER BY m.rank DESC, m.id DESC
@@ -105,9 +107,10 @@ const likeLiteral = (text: string) => text.replace(/[\\%_]/g, "\\$&");
  * Users whose handle or display name starts with `query`, or with a word of whose display name it
  * does, case-insensitively ("@" before a handle is ignored; % and _ are literal). Ranked by tier (the
  * exact handle, a handle prefix, a display-name prefix, a later word of it), then follower count, then
- * the oldest account; suspended users are left out. The trigram indexes serve the three patterns.
+ * the oldest account; suspended users and users a block separates from the viewer are left out. The
+ * trigram indexes serve the three patterns.
  */
-export async function searchUsers(db: PrismaClient, _viewer: Viewer | null, query: string, { first, after }: Page<UserKey>): Promise<Hits<UserKey>> {
+export async function searchUsers(db: PrismaClient, viewer: Viewer | null, query: string, { first, after }: Page<UserKey>): Promise<Hits<UserKey>> {
   const text = searchText(query).replace(/^@/, "");
   if (text === "") return { hits: [], hasNextPage: false };
   const handle = handleKey(text);
@@ -119,7 +122,7 @@ export async function searchUsers(db: PrismaClient, _viewer: Viewer | null, quer
         CASE WHEN u.handle_key = ${handle} THEN 0 WHEN u.handle_key LIKE ${handlePrefix} THEN 1 WHEN u.display_name ILIKE ${namePrefix} THEN 2 ELSE 3 END AS tier
       FROM users u
       WHERE (u.handle_key LIKE ${handlePrefix} OR u.display_name ILIKE ${namePrefix} OR u.display_name ILIKE ${`% ${namePrefix}`})
-        AND u.suspended_at IS NULL
+        AND u.suspended_at IS NULL AND ${hiddenUsersSql(viewer, Prisma.sql`u.id`)}
     ) m
     WHERE ${after ? Prisma.sql`(m.tier, -m.follower_count, m.id) > (${after.tier}::int, ${-after.followerCount}::int, ${after.id}::int)` : Prisma.sql`TRUE`}
     ORDER BY m.tier, m.follower_count DESC, m.id
