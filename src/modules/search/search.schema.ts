@@ -94,7 +94,7 @@ builder.queryFields((t) => ({
   searchPosts: t.field({
     type: SearchPostsConnection,
     description:
-      'Posts whose text matches the query, best match first. Web-search syntax: words (all must match, English stemming, stop words ignored), "a quoted phrase", -excluded, or. Reposts and deleted posts never match; posts of suspended users, and of users a block stands between with the viewer (either way), are left out.',
+      'Posts whose text matches the query, best match first. Web-search syntax: words (all must match, English stemming, stop words ignored), "a quoted phrase", -excluded, or. Reposts and deleted posts never match; posts of users a block stands between with the viewer (either way) are left out.',
     args: { query: t.arg.string({ description: QUERY_DESCRIPTION }), first: t.arg.int(), after: t.arg.string({ required: false }) },
     resolve: async (_root, args, ctx, info) => {
       const after = args.after ? parseCursor("post", args.after, [rank, int]) : null;
