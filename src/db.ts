@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { type Prisma, PrismaClient } from "@prisma/client";
 import pg from "pg";
@@ -55,7 +56,8 @@ function createPrisma(adapter: Prisma.PrismaClientOptions["adapter"], onQuery?: 
 
 async function openPGlite(options: DatabaseOptions): Promise<Database> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const pglite = await PGlite.create(options.dataDir);
+  // Extensions the migrations create must be loaded into PGlite's build first.
+  const pglite = await PGlite.create({ dataDir: options.dataDir, extensions: { pg_trgm } });
   const prisma = createPrisma(new PrismaPGlite(pglite), options.onQuery);
   return {
     kind: "pglite",

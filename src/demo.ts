@@ -239,6 +239,8 @@ export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): P
     await session.exec("COMMIT");
     // Fresh statistics, so the first queries after a bulk load get the planner's real choices.
     await session.exec("ANALYZE users, posts, likes, follows");
+    // The load left the search indexes' new entries in GIN's pending lists, which every search would scan until a vacuum.
+    await session.exec(`SELECT gin_clean_pending_list(i::regclass) FROM unnest(ARRAY['posts_search_vector_idx', 'users_handle_key_trgm_idx', 'users_display_name_trgm_idx']) i`);
   } catch (error) {
     await session.exec("ROLLBACK");
     throw error;

@@ -8,5 +8,6 @@ import "./modules/posts/posts.schema.js";
 import "./modules/social/social.schema.js";
 import "./modules/timeline/timeline.schema.js";
 import "./modules/blocks/blocks.schema.js";
+import "./modules/search/search.schema.js";
 
 export const schema = resolveNodeIdsSynchronously(lexicographicSortSchema(builder.toSchema()));

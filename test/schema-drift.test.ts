@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { printSchema } from "graphql";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../src/db.js";
@@ -45,7 +46,7 @@ describe("drift between the code and the committed artefacts", () => {
 
   it("the migrations build the same tables, indexes, constraints and enums as prisma/schema.prisma", async () => {
     const migrated = await openDatabase({});
-    const fromSchema = new PGlite();
+    const fromSchema = new PGlite({ extensions: { pg_trgm } });
     try {
       await migrate(migrated);
       await fromSchema.exec(prismaDiff("--from-empty", "--to-schema-datamodel", "prisma/schema.prisma", "--script"));

@@ -54,6 +54,18 @@ export const READS: Read[] = [
     variables: (w) => ({ ids: [w.posts.blocker, w.posts.blocked, w.posts.bystander, w.posts.bystanderRepostOfBlocker, w.posts.bystanderRepostOfBlocked] }),
     bystanderSees: BOTH,
   },
+  {
+    name: "searchPosts",
+    query: `query { searchPosts(query: "post", first: 50) { edges { highlight { text matched } node { ${POST_FIELDS} } } } }`,
+    variables: () => ({}),
+    bystanderSees: BOTH,
+  },
+  {
+    name: "searchUsers",
+    query: `query { searchUsers(query: "blk", first: 50) { edges { node { id handle } } } }`,
+    variables: () => ({}),
+    bystanderSees: BOTH,
+  },
 ];
 
 interface World {

@@ -13,6 +13,8 @@ import type {
   SqlCountLikersQuery,
   SqlCountPostFieldsFragment,
   SqlCountRepliesQuery,
+  SqlCountSearchPostsQuery,
+  SqlCountSearchUsersQuery,
   SqlCountSessionsQuery,
   SqlCountUserTimelineQuery,
 } from "../gql/graphql.js";
@@ -143,6 +145,23 @@ const MutedUsers = graphql(`
         edges { cursor node { handle displayName followerCount viewerHasBlocked viewerHasMuted blocksViewer viewerFollows } }
         pageInfo { hasNextPage endCursor }
       }
+    }
+  }
+`);
+
+const SearchPosts = graphql(`
+  query SqlCountSearchPosts($first: Int!, $after: String) {
+    searchPosts(query: "author", first: $first, after: $after) {
+      edges { cursor highlight { text matched } node { ...SqlCountPostFields } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+const SearchUsers = graphql(`
+  query SqlCountSearchUsers($first: Int!, $after: String) {
+    searchUsers(query: "sql_fan", first: $first, after: $after) {
+      edges { cursor node { handle displayName followerCount followingCount viewerFollows followsViewer } }
+      pageInfo { hasNextPage endCursor }
     }
   }
 `);
@@ -356,6 +375,24 @@ const LISTS: Record<string, ListCase> = {
     // Every fan follows the viewer and is followed back; the viewer is among the likers too.
     check: (edges: NonNullable<SqlCountLikersQuery["post"]>["likers"]["edges"]) =>
       expect(edges.filter((e) => e.node.followsViewer && e.node.viewerFollows)).toHaveLength(49),
+  },
+  "Query.searchPosts": {
+    run: (first, after) => api.executeCounted(SearchPosts, { first, after }, { as: viewer }),
+    connection: (d: SqlCountSearchPostsQuery) => d.searchPosts,
+    // The ranked page's ids and highlights (one raw statement), then its posts with every relation and viewer flag.
+    statements: [...AUTH, expect.stringMatching(/websearch_to_tsquery/) as unknown as string, "posts"],
+    check: (edges: SqlCountSearchPostsQuery["searchPosts"]["edges"]) => {
+      expect(edges.filter((e) => e.node.replyTo && e.node.author?.viewerFollows).length).toBeGreaterThan(0);
+      expect(edges.every((e) => e.highlight.some((r) => r.matched && r.text === "author"))).toBe(true);
+    },
+  },
+  "Query.searchUsers": {
+    run: (first, after) => api.executeCounted(SearchUsers, { first, after }, { as: viewer }),
+    connection: (d: SqlCountSearchUsersQuery) => d.searchUsers,
+    // The ranked page's ids (one raw statement on the trigram indexes), then its users with the viewer's follows.
+    statements: [...AUTH, expect.stringMatching(/handle_key LIKE/) as unknown as string, "users"],
+    check: (edges: SqlCountSearchUsersQuery["searchUsers"]["edges"]) =>
+      expect(edges.filter((e) => e.node.followsViewer && e.node.viewerFollows)).toHaveLength(50),
   },
   "User.followers": {
     run: (first, after) => api.executeCounted(Followers, { handle: "sql_author0", first, after }, { as: viewer }),
