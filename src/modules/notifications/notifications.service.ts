@@ -32,10 +32,14 @@ const CLOCK = Prisma.sql`(clock_timestamp() AT TIME ZONE 'UTC')`;
 const NEXT_SEQ = Prisma.sql`nextval('notifications_seq_seq')::int`;
 
 /**
- * Whether `actor` may notify the recipient in `recipient` (an SQL column): not themselves.
- * TODO(blocks): none from someone the recipient blocked or muted, or who blocks the recipient.
+ * Whether `actor` may notify the recipient in `recipient` (an SQL column): not themselves, not someone
+ * the recipient blocked or muted, not someone who blocks the recipient. Read from the tables, as
+ * committed: the actor's viewer has its own blocks, but not the recipient's mutes.
  */
-const mayNotify = (recipient: Prisma.Sql, actor: number) => Prisma.sql`${recipient} <> ${actor}`;
+const mayNotify = (recipient: Prisma.Sql, actor: number) => Prisma.sql`${recipient} <> ${actor}
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ${recipient} AND b.blocked_id = ${actor})
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ${actor} AND b.blocked_id = ${recipient})
+  AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = ${recipient} AND m.muted_id = ${actor})`;
 
 /** The entries of `kind` about the subject of a source row `s`: its post, or for follows the recipient alone. */
 const sameSubject = (kind: GroupedKind, n: string, s: string) =>
