@@ -10,6 +10,22 @@ type Tx = Prisma.TransactionClient;
  */
 export const GROUP_WINDOW_HOURS = 12;
 
+const HOUR = 3_600_000;
+
+/**
+ * The window an activity at `at` (ms) joins, given the start of its subject's latest window: that
+ * one if it opened less than GROUP_WINDOW_HOURS before `at`'s hour, else `at`'s hour. The rule the
+ * SQL of notifyGroupedCtes applies, for data built in bulk (src/demo.ts).
+ */
+export function windowFor(latest: number | null, at: number) {
+  const hour = Math.floor(at / HOUR) * HOUR;
+  return latest !== null && latest > hour - GROUP_WINDOW_HOURS * HOUR ? latest : hour;
+}
+
+/** The group key of an entry, as notifyGroupedCtes and notifySingle write it. */
+export const groupKey = (kind: NotificationKind, postId: number | null, windowStart: number | null) =>
+  windowStart === null ? `${kind}:${postId}` : kind === "FOLLOW" ? `FOLLOW:${windowStart / 1000}` : `${kind}:${postId}:${windowStart / 1000}`;
+
 /**
  * Lock order of every write here, after the posts and users rows a write already holds: entries
  * (notifications rows, in id order when there are several), then their actor rows, then inboxes (in
