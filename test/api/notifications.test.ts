@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { notifyMentions } from "../../src/modules/notifications/notifications.service.js";
+import { forgetActor, notifyMentions } from "../../src/modules/notifications/notifications.service.js";
 import { graphql } from "../gql/index.js";
 import type { NotificationKind } from "../gql/graphql.js";
 import { type As, type TestApi, type TestUser, globalId, testApi } from "../support/api.js";
@@ -94,6 +94,12 @@ const Unfollow = graphql(`
   mutation NotificationsUnfollow($input: UnfollowInput!) {
     unfollow(input: $input) { __typename ... on Error { code message } }
   }
+`);
+const Mute = graphql(`
+  mutation NotificationsMute($input: MuteInput!) { mute(input: $input) { __typename } }
+`);
+const Block = graphql(`
+  mutation NotificationsBlock($input: BlockInput!) { block(input: $input) { __typename } }
 `);
 
 let api: TestApi;
@@ -428,6 +434,69 @@ describe("privacy", () => {
     expect(anonymous.errors?.map((e) => e.extensions?.code)).toEqual(["UNAUTHENTICATED", "UNAUTHENTICATED"]);
     const anonymousNode = await api.execute(NodeLookup, { id });
     expect(anonymousNode.data).toEqual({ node: null });
+  });
+});
+
+describe("blocks and mutes", () => {
+  it("none from someone the recipient muted: likes, reposts, replies and follows still happen, unheard", async () => {
+    const [author, muted, other] = [await signUp("mute_author"), await signUp("mute_muted"), await signUp("mute_other")];
+    const postId = await post(author, "quietly");
+    await ok(api.execute(Mute, { input: { userId: muted.id } }, { as: author }));
+    expect(await like(muted, postId)).toMatchObject({ likePost: { likeCount: 1 } });
+    await like(other, postId);
+    await ok(api.execute(Repost, { input: { postId } }, { as: muted }));
+    await post(muted, "you muted me", postId);
+    await follow(muted, author.id);
+    const { unread, entries } = await inbox(author);
+    expect(entries.map((e) => [e.kind, e.actors])).toEqual([["LIKE", [other.handle]]]);
+    expect(unread).toBe(1);
+    // Muting is one way: the muted user hears of the author's likes.
+    const mutedPost = await post(muted, "mine");
+    await like(author, mutedPost);
+    expect((await inbox(muted)).entries.map((e) => e.kind)).toEqual(["LIKE"]);
+  });
+
+  it("none from a mention of someone who blocked the author, or whom the author blocked", async () => {
+    const [author, blocker, blockedByAuthor, friend] = [await signUp("bm_author"), await signUp("bm_blocker"), await signUp("bm_blocked"), await signUp("bm_friend")];
+    await ok(api.execute(Block, { input: { userId: author.id } }, { as: blocker }));
+    await ok(api.execute(Block, { input: { userId: blockedByAuthor.id } }, { as: author }));
+    const postId = await post(author, "hi all");
+    const key = Number(Buffer.from(postId, "base64").toString().split(":")[1]);
+    await api.db.$transaction((tx) => notifyMentions(tx, { postId: key, actorId: author.dbId, userIds: [blocker.dbId, blockedByAuthor.dbId, friend.dbId] }));
+    expect((await inbox(blocker)).entries).toEqual([]);
+    expect((await inbox(blockedByAuthor)).entries).toEqual([]);
+    expect((await inbox(friend)).entries.map((e) => e.kind)).toEqual(["MENTION"]);
+  });
+
+  it("forgetActor takes one actor's part out of every entry of one recipient, with exact counts", async () => {
+    const [author, gone, stays] = [await signUp("forget_author"), await signUp("forget_gone"), await signUp("forget_stays")];
+    const [first, second] = [await post(author, "first"), await post(author, "second")];
+    await like(stays, first);
+    await like(gone, first); // the latest actor of this entry
+    await like(gone, second); // the only one of this one
+    await ok(api.execute(Repost, { input: { postId: first } }, { as: gone }));
+    await post(gone, "a reply", first);
+    await follow(stays, author.id);
+    await follow(gone, author.id);
+    await like(gone, await post(stays, "someone else's"));
+    await markRead(author, (await inbox(author, { kinds: ["LIKE"] })).entries[1]!.id); // the first post's likes and older
+    const before = await inbox(author);
+    expect(before.entries.map((e) => [e.kind, e.actorCount])).toEqual([
+      ["FOLLOW", 2], ["REPLY", 1], ["REPOST", 1], ["LIKE", 1], ["LIKE", 2],
+    ]);
+    expect(before.unread).toBe(4);
+
+    await api.db.$transaction((tx) => forgetActor(tx, author.dbId, gone.dbId));
+    const after = await inbox(author);
+    expect(after.entries.map((e) => [e.kind, e.actorCount, e.actors, e.isRead])).toEqual([
+      ["FOLLOW", 1, [stays.handle], false],
+      ["LIKE", 1, [stays.handle], true],
+    ]);
+    expect(after.unread).toBe(1);
+    // The entry's time is now its remaining actor's.
+    expect(Date.parse(after.entries[1]!.createdAt)).toBeLessThan(Date.parse(before.entries[4]!.createdAt));
+    // Another recipient's notifications from the same actor stay.
+    expect((await inbox(stays)).entries.map((e) => [e.kind, e.actors])).toEqual([["LIKE", [gone.handle]]]);
   });
 });
 
