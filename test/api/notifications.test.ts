@@ -545,6 +545,38 @@ describe("concurrency", () => {
   });
 });
 
+describe("concurrency between recipients", () => {
+  it("two users replying to, liking and following each other while reading and deleting: no deadlock, exact counters", async () => {
+    const [ann, bea] = [await signUp("pair_ann"), await signUp("pair_bea")];
+    const [annPost, beaPost] = [await post(ann, "ann's"), await post(bea, "bea's")];
+    const results = await Promise.all(
+      [ann, bea].flatMap((me, i) => {
+        const [other, theirs] = i === 0 ? [bea, beaPost] : [ann, annPost];
+        return [
+          ...Array.from({ length: 6 }, (_, k) => api.execute(CreatePost, { input: { body: `re ${k}`, replyToId: theirs } }, { as: me })),
+          api.execute(Like, { input: { postId: theirs } }, { as: me }),
+          api.execute(Repost, { input: { postId: theirs } }, { as: me }),
+          api.execute(Follow, { input: { userId: other.id } }, { as: me }),
+          api.execute(MarkRead, { input: {} }, { as: me }),
+          api.execute(Unlike, { input: { postId: theirs } }, { as: me }),
+        ];
+      }),
+    );
+    for (const result of results) expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+    // Deleting a post with its entries while the other reads and replies.
+    await Promise.all([
+      api.execute(DeletePost, { input: { postId: annPost } }, { as: ann }),
+      api.execute(MarkRead, { input: {} }, { as: bea }),
+      api.execute(CreatePost, { input: { body: "late", replyToId: beaPost } }, { as: ann }),
+    ]);
+    for (const user of [ann, bea]) {
+      const { unread, entries } = await inbox(user);
+      expect(unread).toBe(entries.filter((e) => !e.isRead).length);
+    }
+    expect((await inbox(ann)).entries.every((e) => e.post?.id !== annPost)).toBe(true);
+  });
+});
+
 describe("mentions", () => {
   it("notifyMentions gives each mentioned user one entry per post, never the author, and none twice", async () => {
     const [author, ana, ben] = [await signUp("mention_author"), await signUp("mention_ana"), await signUp("mention_ben")];
