@@ -1,5 +1,6 @@
 import type { Database, SqlSession } from "./db.js";
 import { hashPassword } from "./modules/auth/credentials.js";
+import { groupKey, windowFor } from "./modules/notifications/notifications.service.js";
 
 /** How much demo data to make. The same sizes and seed always make the same rows. */
 export interface DemoSize {
@@ -57,6 +58,87 @@ interface Rows {
   posts: { id: number[]; authorId: number[]; body: (string | null)[]; replyToId: (number | null)[]; rootId: (number | null)[]; repostOfId: (number | null)[]; createdAt: string[]; likeCount: number[]; replyCount: number[]; repostCount: number[] };
   likes: { userId: number[]; postId: number[]; createdAt: string[] };
   follows: { followerId: number[]; followeeId: number[]; createdAt: string[] };
+  notifications: {
+    id: number[]; recipientId: number[]; kind: string[]; postId: (number | null)[]; groupKey: string[]; windowStart: (string | null)[];
+    seq: number[]; firstUnreadSeq: (number | null)[]; actorCount: number[]; latestAt: string[];
+  };
+  notificationActors: { notificationId: number[]; actorId: number[]; createdAt: string[] };
+  notificationInboxes: { userId: number[]; unreadCount: number[] };
+}
+
+type Kind = "LIKE" | "REPLY" | "REPOST" | "FOLLOW";
+const GROUPED = new Set<Kind>(["LIKE", "REPOST", "FOLLOW"]);
+/** Demo notifications older than this are read. */
+const READ_BEFORE = 3 * 86_400_000;
+
+/**
+ * The notifications the write paths would have made for the demo's likes, reposts, replies and
+ * follows, taken in time order: the same entries, windows, actors, order and counters.
+ */
+function generateNotifications(posts: Rows["posts"], likes: Rows["likes"], follows: Rows["follows"], now: number) {
+  const activities: { kind: Kind; recipientId: number; actorId: number; postId: number | null; at: number }[] = [];
+  const authorOf = (postId: number) => posts.authorId[postId - 1]!;
+  likes.userId.forEach((actorId, i) => {
+    const postId = likes.postId[i]!;
+    activities.push({ kind: "LIKE", recipientId: authorOf(postId), actorId, postId, at: Date.parse(likes.createdAt[i]!) });
+  });
+  posts.id.forEach((id, i) => {
+    const at = Date.parse(posts.createdAt[i]!);
+    const actorId = posts.authorId[i]!;
+    const repostOf = posts.repostOfId[i];
+    const replyTo = posts.replyToId[i];
+    if (repostOf != null) activities.push({ kind: "REPOST", recipientId: authorOf(repostOf), actorId, postId: repostOf, at });
+    else if (replyTo != null) activities.push({ kind: "REPLY", recipientId: authorOf(replyTo), actorId, postId: id, at });
+  });
+  follows.followerId.forEach((actorId, i) => {
+    activities.push({ kind: "FOLLOW", recipientId: follows.followeeId[i]!, actorId, postId: null, at: Date.parse(follows.createdAt[i]!) });
+  });
+  activities.sort((a, b) => a.at - b.at); // stable: same-time activities keep the order above
+
+  const n: Rows["notifications"] = { id: [], recipientId: [], kind: [], postId: [], groupKey: [], windowStart: [], seq: [], firstUnreadSeq: [], actorCount: [], latestAt: [] };
+  const actors: Rows["notificationActors"] = { notificationId: [], actorId: [], createdAt: [] };
+  const latestWindow = new Map<string, { start: number; entry: number }>();
+  const open = (kind: Kind, recipientId: number, postId: number | null, start: number | null) => {
+    const row = { id: n.id.length + 1, recipientId, kind, postId, groupKey: groupKey(kind, postId, start), windowStart: start === null ? null : new Date(start).toISOString() };
+    for (const [column, value] of Object.entries(row)) (n[column as keyof typeof row] as unknown[]).push(value);
+    n.seq.push(0);
+    n.firstUnreadSeq.push(null);
+    n.actorCount.push(0);
+    n.latestAt.push("");
+    return row.id - 1;
+  };
+  let seq = 0;
+  for (const { kind, recipientId, actorId, postId, at } of activities) {
+    if (recipientId === actorId) continue;
+    let entry: number;
+    if (GROUPED.has(kind)) {
+      const subject = `${recipientId}:${kind}:${postId}`;
+      const latest = latestWindow.get(subject);
+      const start = windowFor(latest?.start ?? null, at);
+      if (latest?.start === start) {
+        entry = latest.entry;
+      } else {
+        entry = open(kind, recipientId, postId, start);
+        latestWindow.set(subject, { start, entry });
+      }
+    } else {
+      entry = open(kind, recipientId, postId, null);
+    }
+    n.seq[entry] = ++seq;
+    n.actorCount[entry]!++;
+    n.latestAt[entry] = new Date(at).toISOString();
+    actors.notificationId.push(entry + 1);
+    actors.actorId.push(actorId);
+    actors.createdAt.push(new Date(at).toISOString());
+  }
+  const unread = new Map<number, number>();
+  n.id.forEach((_, i) => {
+    if (Date.parse(n.latestAt[i]!) < now - READ_BEFORE) return;
+    n.firstUnreadSeq[i] = n.seq[i]!;
+    unread.set(n.recipientId[i]!, (unread.get(n.recipientId[i]!) ?? 0) + 1);
+  });
+  const inboxes: Rows["notificationInboxes"] = { userId: [...unread.keys()], unreadCount: [...unread.values()] };
+  return { notifications: n, notificationActors: actors, notificationInboxes: inboxes };
 }
 
 /** Builds every row in memory, counters included, so the database gets only bulk inserts. */
@@ -161,7 +243,7 @@ export function generateDemoRows(size: DemoSize, now = Date.now()): Rows {
   const followTarget = Math.min(size.follows, Math.floor((userCount * (userCount - 1)) / 2));
   while (follows.followerId.length < followTarget) follow(1 + Math.floor(rand() * userCount), popular(userCount));
 
-  return { users, posts, likes, follows };
+  return { users, posts, likes, follows, ...generateNotifications(posts, likes, follows, now) };
 }
 
 const CHUNK = 20_000;
@@ -190,7 +272,7 @@ export interface DemoCounts {
 
 /** Loads demo data into an empty database; every demo user's password is DEMO_PASSWORD. */
 export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): Promise<DemoCounts> {
-  const { users, posts, likes, follows } = generateDemoRows(size);
+  const { users, posts, likes, follows, notifications, notificationActors, notificationInboxes } = generateDemoRows(size);
   const passwordHash = await hashPassword(DEMO_PASSWORD);
   const session = await db.session();
   try {
@@ -231,14 +313,37 @@ export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): P
       followee_id: { type: "int", values: follows.followeeId },
       created_at: { type: "timestamp", values: follows.createdAt },
     });
+    await bulkInsert(session, "notifications", {
+      id: { type: "int", values: notifications.id },
+      recipient_id: { type: "int", values: notifications.recipientId },
+      kind: { type: '"NotificationKind"', values: notifications.kind },
+      post_id: { type: "int", values: notifications.postId },
+      group_key: { type: "text", values: notifications.groupKey },
+      window_start: { type: "timestamp", values: notifications.windowStart },
+      seq: { type: "int", values: notifications.seq },
+      first_unread_seq: { type: "int", values: notifications.firstUnreadSeq },
+      actor_count: { type: "int", values: notifications.actorCount },
+      latest_at: { type: "timestamp", values: notifications.latestAt },
+    });
+    await bulkInsert(session, "notification_actors", {
+      notification_id: { type: "int", values: notificationActors.notificationId },
+      actor_id: { type: "int", values: notificationActors.actorId },
+      created_at: { type: "timestamp", values: notificationActors.createdAt },
+    });
+    await bulkInsert(session, "notification_inboxes", {
+      user_id: { type: "int", values: notificationInboxes.userId },
+      unread_count: { type: "int", values: notificationInboxes.unreadCount },
+    });
     // Explicit ids leave the sequences behind: the next sign-up or post must not collide.
     await session.exec(`
       SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users));
       SELECT setval(pg_get_serial_sequence('posts', 'id'), greatest((SELECT max(id) FROM posts), 1));
+      SELECT setval(pg_get_serial_sequence('notifications', 'id'), greatest((SELECT max(id) FROM notifications), 1));
+      SELECT setval(pg_get_serial_sequence('notifications', 'seq'), greatest((SELECT max(seq) FROM notifications), 1));
     `);
     await session.exec("COMMIT");
     // Fresh statistics, so the first queries after a bulk load get the planner's real choices.
-    await session.exec("ANALYZE users, posts, likes, follows");
+    await session.exec("ANALYZE users, posts, likes, follows, notifications, notification_actors, notification_inboxes");
     // The load left the search indexes' new entries in GIN's pending lists, which every search would scan until a vacuum.
     await session.exec(`SELECT gin_clean_pending_list(i::regclass) FROM unnest(ARRAY['posts_search_vector_idx', 'users_handle_key_trgm_idx', 'users_display_name_trgm_idx']) i`);
   } catch (error) {

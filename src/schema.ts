@@ -9,5 +9,6 @@ import "./modules/social/social.schema.js";
 import "./modules/timeline/timeline.schema.js";
 import "./modules/blocks/blocks.schema.js";
 import "./modules/search/search.schema.js";
+import "./modules/notifications/notifications.schema.js";
 
 export const schema = resolveNodeIdsSynchronously(lexicographicSortSchema(builder.toSchema()));

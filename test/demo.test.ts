@@ -38,6 +38,30 @@ describe("demo data", () => {
     expect(replies / 900).toBeLessThan(0.25);
   });
 
+  it("has the notifications the write paths make for its likes, reposts, replies and follows, counters included", async () => {
+    const drift = await api.db.$queryRaw<unknown[]>`
+      SELECT n.id FROM notifications n
+      WHERE n.actor_count <> (SELECT count(*) FROM notification_actors a WHERE a.notification_id = n.id)
+         OR n.latest_at <> (SELECT max(a.created_at) FROM notification_actors a WHERE a.notification_id = n.id)
+      UNION ALL
+      SELECT u.id FROM users u LEFT JOIN notification_inboxes i ON i.user_id = u.id
+      WHERE coalesce(i.unread_count, 0) <> (SELECT count(*) FROM notifications n WHERE n.recipient_id = u.id AND n.first_unread_seq IS NOT NULL)`;
+    expect(drift).toEqual([]);
+    const [counts] = await api.db.$queryRaw<Record<string, bigint>[]>`
+      SELECT
+        (SELECT count(*) FROM likes l JOIN posts p ON p.id = l.post_id WHERE l.user_id <> p.author_id) AS likes,
+        (SELECT count(*) FROM notification_actors a JOIN notifications n ON n.id = a.notification_id JOIN likes l ON l.post_id = n.post_id AND l.user_id = a.actor_id WHERE n.kind = 'LIKE') AS liked,
+        (SELECT count(*) FROM follows) AS follows,
+        (SELECT count(*) FROM notification_actors a JOIN notifications n ON n.id = a.notification_id JOIN follows f ON f.followee_id = n.recipient_id AND f.follower_id = a.actor_id WHERE n.kind = 'FOLLOW') AS followed,
+        (SELECT count(*) FROM posts r JOIN posts p ON p.id = r.reply_to_id WHERE r.author_id <> p.author_id) AS replies,
+        (SELECT count(*) FROM notifications n JOIN posts r ON r.id = n.post_id WHERE n.kind = 'REPLY' AND n.actor_count = 1) AS replied,
+        (SELECT count(*) FROM notifications WHERE kind = 'LIKE' AND actor_count > 1) AS grouped`;
+    expect(counts!.liked).toBe(counts!.likes);
+    expect(counts!.followed).toBe(counts!.follows);
+    expect(counts!.replied).toBe(counts!.replies);
+    expect(counts!.grouped).toBeGreaterThan(0n);
+  });
+
   it("lets the demo users log in and new rows take the next ids", async () => {
     const logIn = await api.execute(
       graphql(`mutation DemoLogIn($input: LogInInput!) { logIn(input: $input) { __typename ... on AuthPayload { accessToken } } }`),

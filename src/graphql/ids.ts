@@ -23,10 +23,10 @@ const MAX_INT = 2_147_483_647;
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** How the keys of a model look, from the type of its `id` column; null for a model without one we page or name. */
-export function keyKindOf(model: string): KeyKind | null {
+/** How the keys of a model look, from the type of its `id` column (or `field`); null for a model without one we page or name. */
+export function keyKindOf(model: string, field = "id"): KeyKind | null {
   const id = (datamodel.models as Record<string, { fields: readonly { name: string; type: string; nativeType: string | null }[] }>)[model]?.fields.find(
-    (f) => f.name === "id",
+    (f) => f.name === field,
   );
   if (id?.type === "Int") return "int";
   if (id?.type === "BigInt") return "bigint";

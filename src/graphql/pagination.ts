@@ -5,34 +5,35 @@ import type { Viewer } from "../modules/auth/viewer.js";
 import { visibleRows } from "../modules/blocks/visibility.js";
 
 /**
- * Turns the query Pothos builds for a connection over a model's rows ordered by `id` into a keyset
- * page. Prisma's own `cursor` looks the cursor's row up first, so the page after a row deleted
- * meanwhile (an unlike, an unfollow, an undone repost) would come back empty. The sign of `take`
+ * Turns the query Pothos builds for a connection over a model's rows ordered by `id` (or `key`,
+ * another unique column of ids) into a keyset page. Prisma's own `cursor` looks the cursor's row up
+ * first, so the page after a row deleted meanwhile (an unlike, an unfollow, an undone repost) would
+ * come back empty. The sign of `take`
  * gives the direction (negative: `last`/`before`). The cursor must hold a key of `model`, checked
  * here, before the query is built into any statement; the `where` of the query and `where` are kept.
  * Every list pages through here, so this is where blocks hide rows (modules/blocks/visibility.ts),
  * unless `blocked: "shown"`: a thread keeps its shape, its hidden posts showing as unavailable.
  */
-export function keysetPage<Q extends { cursor?: { id?: unknown }; take?: number; skip?: number; where?: object }, W extends object>(
+export function keysetPage<Q extends { cursor?: Record<string, unknown>; take?: number; skip?: number; where?: object }, W extends object>(
   ctx: { viewer: Viewer | null },
   model: Prisma.ModelName,
   { cursor, skip: _skip, ...query }: Q,
   order: "asc" | "desc",
   where?: W,
-  { blocked = "hidden" }: { blocked?: "hidden" | "shown" } = {},
+  { blocked = "hidden", key = "id" }: { blocked?: "hidden" | "shown"; key?: string } = {},
 ) {
   const visible = blocked === "hidden" ? visibleRows(ctx.viewer, model) : undefined;
   const conditions: object[] = [query.where, where, visible].filter((w): w is object => w !== undefined);
   const backward = (query.take ?? 0) < 0;
   if (cursor) {
-    const kind = keyKindOf(model);
+    const kind = keyKindOf(model, key);
     // Pothos writes a number key as a number cursor and a uuid as a string one: anything else is not ours.
-    const written = kind === "uuid" ? typeof cursor.id === "string" : typeof cursor.id === "number";
-    const key = kind && written ? KEY_PARSERS[kind](String(cursor.id)) : null;
-    if (key === null) throw badUserInput(`\`${backward ? "before" : "after"}\` is not a cursor of this list.`);
-    // Forward through an ascending list, or backward through a descending one, goes to greater ids.
+    const written = kind === "uuid" ? typeof cursor[key] === "string" : typeof cursor[key] === "number";
+    const value = kind && written ? KEY_PARSERS[kind](String(cursor[key])) : null;
+    if (value === null) throw badUserInput(`\`${backward ? "before" : "after"}\` is not a cursor of this list.`);
+    // Forward through an ascending list, or backward through a descending one, goes to greater keys.
     const greater = backward === (order === "desc");
-    conditions.push({ id: greater ? { gt: key } : { lt: key } });
+    conditions.push({ [key]: greater ? { gt: value } : { lt: value } });
   }
   return { ...query, skip: 0, where: conditions.length > 1 ? { AND: conditions } : conditions[0] };
 }

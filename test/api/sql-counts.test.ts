@@ -7,6 +7,8 @@ import type {
   SqlCountApiTokensQuery,
   SqlCountBlockedUsersQuery,
   SqlCountMutedUsersQuery,
+  SqlCountNotificationActorsQuery,
+  SqlCountNotificationsQuery,
   SqlCountFollowersQuery,
   SqlCountFollowingQuery,
   SqlCountHomeQuery,
@@ -148,6 +150,37 @@ const MutedUsers = graphql(`
     }
   }
 `);
+const Notifications = graphql(`
+  query SqlCountNotifications($first: Int!, $after: String) {
+    viewer {
+      unreadNotificationCount
+      notifications(first: $first, after: $after) {
+        edges {
+          cursor
+          node { id kind actorCount isRead createdAt post { id body } actors(first: 3) { edges { node { handle } } } }
+        }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+const NotificationActors = graphql(`
+  query SqlCountNotificationActors($first: Int!, $after: String) {
+    viewer {
+      notifications(first: 1, kinds: [LIKE]) {
+        edges {
+          node {
+            actorCount
+            actors(first: $first, after: $after) {
+              edges { cursor node { handle displayName followerCount viewerFollows followsViewer } }
+              pageInfo { hasNextPage endCursor }
+            }
+          }
+        }
+      }
+    }
+  }
+`);
 
 const SearchPosts = graphql(`
   query SqlCountSearchPosts($first: Int!, $after: String) {
@@ -284,6 +317,36 @@ beforeAll(async () => {
   await db.block.createMany({ data: blocked.map((u) => ({ blockerId: viewer.dbId, blockedId: u.id })) });
   await db.block.createMany({ data: blockers.map((u) => ({ blockerId: u.id, blockedId: viewer.dbId })) });
   await db.mute.createMany({ data: muted.map((u) => ({ muterId: viewer.dbId, mutedId: u.id })) });
+
+  // The viewer's notifications: every fan likes one of the viewer's posts and follows the viewer
+  // (two entries of BULK actors, the latest), and mentions the viewer in a reply (BULK entries), some read.
+  const [viewerPost] = await db.post.findMany({ where: { authorId: viewer.dbId, body: { not: null } }, select: { id: true }, take: 1 });
+  const mentions = await db.notification.createManyAndReturn({
+    data: replies.map((reply, i) => ({
+      recipientId: viewer.dbId,
+      kind: "MENTION" as const,
+      postId: reply.id,
+      groupKey: `MENTION:${reply.id}`,
+      actorCount: 1,
+      latestAt: new Date(),
+      firstUnreadSeq: i % 3 ? 1 : null,
+    })),
+    select: { id: true },
+  });
+  const grouped = await db.notification.createManyAndReturn({
+    data: [
+      { recipientId: viewer.dbId, kind: "LIKE" as const, postId: viewerPost!.id, groupKey: "LIKE:bulk", windowStart: new Date(), actorCount: BULK, latestAt: new Date() },
+      { recipientId: viewer.dbId, kind: "FOLLOW" as const, groupKey: "FOLLOW:bulk", windowStart: new Date(), actorCount: BULK, latestAt: new Date() },
+    ],
+    select: { id: true },
+  });
+  await db.notificationActor.createMany({
+    data: [
+      ...grouped.flatMap((entry) => fans.map((fan) => ({ notificationId: entry.id, actorId: fan.id }))),
+      ...mentions.map((entry, i) => ({ notificationId: entry.id, actorId: fans[i]!.id })),
+    ],
+  });
+  await db.notificationInbox.create({ data: { userId: viewer.dbId, unreadCount: 40 } });
   await recountCounters();
 });
 
@@ -417,6 +480,23 @@ const LISTS: Record<string, ListCase> = {
     statements: [...AUTH, "users"],
     check: (edges: NonNullable<NonNullable<SqlCountMutedUsersQuery["viewer"]>["mutedUsers"]>["edges"]) =>
       expect(edges.every((e) => e.node.viewerHasMuted && !e.node.viewerHasBlocked)).toBe(true),
+  },
+  "User.notifications": {
+    run: (first, after) => api.executeCounted(Notifications, { first, after }, { as: viewer }),
+    connection: (d: SqlCountNotificationsQuery) => d.viewer!.notifications!,
+    // The viewer and its inbox with the page of entries, each with its post and first actors.
+    statements: [...AUTH, "users"],
+    check: (edges: NonNullable<NonNullable<SqlCountNotificationsQuery["viewer"]>["notifications"]>["edges"]) => {
+      expect(new Set(edges.map((e) => e.node.kind))).toEqual(new Set(["MENTION", "LIKE", "FOLLOW"]));
+      expect(edges.filter((e) => e.node.isRead).length).toBeGreaterThan(0);
+      expect(edges.filter((e) => e.node.post?.body).length).toBeGreaterThan(0);
+      expect(edges.every((e) => e.node.actors.edges.length === Math.min(3, e.node.actorCount))).toBe(true);
+    },
+  },
+  "Notification.actors": {
+    run: (first, after) => api.executeCounted(NotificationActors, { first, after }, { as: viewer }),
+    connection: (d: SqlCountNotificationActorsQuery) => d.viewer!.notifications!.edges[0]!.node.actors,
+    statements: [...AUTH, "users"], // the viewer with its latest LIKE entry and the page of its actors
   },
   "User.sessions": {
     run: (first, after) => api.executeCounted(Sessions, { first, after }, { as: viewer }),

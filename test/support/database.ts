@@ -14,7 +14,10 @@ export interface TestDatabase {
   reset(): Promise<void>;
 }
 
-const TABLES = ["blocks", "mutes", "likes", "follows", "posts", "refresh_tokens", "sessions", "api_tokens", "users"];
+const TABLES = [
+  "notification_actors", "notifications", "notification_inboxes",
+  "blocks", "mutes", "likes", "follows", "posts", "refresh_tokens", "sessions", "api_tokens", "users",
+];
 
 /**
  * One migrated database per vitest worker, reused by the files it runs: PGlite in memory by

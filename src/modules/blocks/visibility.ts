@@ -51,6 +51,10 @@ const LIST_RULES: { [M in Prisma.ModelName]: ((hidden: number[]) => Where<M>) | 
   // The viewer's own blocks and mutes: the point of the list is to show whom.
   Block: null,
   Mute: null,
+  // The viewer's own; a block or mute takes the other's part out of them when it is made (notifications.service.ts forgetActor).
+  Notification: null,
+  NotificationActor: (hidden) => ({ actorId: { notIn: hidden } }),
+  NotificationInbox: null,
   Session: null,
   RefreshToken: null,
   ApiToken: null,

@@ -3,6 +3,14 @@ import { z } from "zod";
 import type { Viewer } from "../auth/viewer.js";
 import { assertNoBlock, hiddenUsersSql } from "../blocks/visibility.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
+import {
+  notifyGrouped,
+  notifyGroupedCtes,
+  notifyReply,
+  removePostNotifications,
+  withdrawGrouped,
+  withdrawGroupedCtes,
+} from "../notifications/notifications.service.js";
 
 type Db = PrismaClient;
 type Tx = Prisma.TransactionClient;
@@ -43,19 +51,26 @@ async function lockPost(tx: Tx, id: number) {
   return row;
 }
 
+/** The query with the row's id selected too, for a write that needs it after the row is made. */
+const withId = <Q extends { select?: object | null }>(query: Q) => (query.select ? { ...query, select: { ...query.select, id: true as const } } : query);
+
 export async function createPost<Q extends object>(db: Db, viewer: Viewer, input: { body: string; replyToId?: number | null }, query: Q) {
   const body = parseInput(z.object({ body: Body }), { body: input.body }).body;
   return db.$transaction(async (tx) => {
     let thread: { replyToId: number; rootId: number } | null = null;
+    let parentAuthorId: number | null = null;
     if (input.replyToId != null) {
       const parent = await findTarget(tx, input.replyToId);
       assertNoBlock(viewer, parent.authorId);
       if ((await lockPost(tx, parent.id)).deleted) throw ValidationError.of("replyToId", "You cannot reply to a deleted post");
       thread = { replyToId: parent.id, rootId: parent.rootId ?? parent.id };
+      parentAuthorId = parent.authorId;
       await tx.post.update({ where: { id: parent.id }, data: { replyCount: { increment: 1 } }, select: { id: true } });
     }
     await tx.user.update({ where: { id: viewer.id }, data: { postCount: { increment: 1 } }, select: { id: true } });
-    return tx.post.create({ ...query, data: { authorId: viewer.id, body, ...thread } });
+    const post = await tx.post.create({ ...withId(query), data: { authorId: viewer.id, body, ...thread } });
+    if (parentAuthorId !== null) await notifyReply(tx, { postId: post.id, actorId: viewer.id, recipientId: parentAuthorId });
+    return post;
   });
 }
 
@@ -110,6 +125,7 @@ export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: n
       await tx.post.update({ where: { id: post.replyToId }, data: { replyCount: { decrement: 1 } }, select: { id: true } });
     }
     await tx.user.update({ where: { id: post.authorId }, data: { postCount: { decrement: 1 } }, select: { id: true } });
+    await removePostNotifications(tx, id);
     return tx.post.update({
       ...query,
       where: { id },
@@ -127,6 +143,7 @@ export async function repost<Q extends object>(db: Db, viewer: Viewer, postId: n
     const { count } = await tx.post.createMany({ data: [{ authorId: viewer.id, repostOfId: target.id }], skipDuplicates: true });
     if (count === 1) {
       await tx.post.update({ where: { id: target.id }, data: { repostCount: { increment: 1 } }, select: { id: true } });
+      await notifyGrouped(tx, "REPOST", viewer.id, target.authorId, target.id);
     }
     return tx.post.findUniqueOrThrow({ ...query, where: { authorId_repostOfId: { authorId: viewer.id, repostOfId: target.id } } });
   });
@@ -144,7 +161,8 @@ async function removeRepost(db: Db, authorId: number, originalId: number) {
     await lockPost(tx, originalId);
     const { count } = await tx.post.deleteMany({ where: { authorId, repostOfId: originalId } });
     if (count === 1) {
-      await tx.post.update({ where: { id: originalId }, data: { repostCount: { decrement: 1 } }, select: { id: true } });
+      const original = await tx.post.update({ where: { id: originalId }, data: { repostCount: { decrement: 1 } }, select: { authorId: true } });
+      await withdrawGrouped(tx, "REPOST", authorId, original.authorId, originalId);
     }
   });
 }
@@ -167,13 +185,15 @@ export async function setLiked<R>(
     ? Prisma.sql`INSERT INTO likes (user_id, post_id) SELECT ${viewer.id}, id FROM target WHERE NOT deleted AND ${hiddenUsersSql(viewer, Prisma.sql`author_id`)}
         ON CONFLICT (user_id, post_id) DO NOTHING RETURNING post_id`
     : Prisma.sql`DELETE FROM likes WHERE user_id = ${viewer.id} AND post_id IN (SELECT id FROM target) RETURNING post_id`;
+  // The post's author hears of a like, or the like leaves their entry, in the same statement.
+  const liker = Prisma.sql`SELECT t.author_id AS recipient_id, t.id AS post_id FROM changed c JOIN target t ON t.id = c.post_id`;
   const [target] = await db.$queryRaw<{ id: number; author_id: number; deleted: boolean }[]>`
     WITH target AS (
       SELECT t.id, t.author_id, t.deleted_at IS NOT NULL AS deleted FROM posts p JOIN posts t ON t.id = COALESCE(p.repost_of_id, p.id)
       WHERE p.id = ${postId} FOR NO KEY UPDATE OF t
     ), changed AS (${change}), counted AS (
       UPDATE posts SET like_count = like_count ${liked ? Prisma.sql`+` : Prisma.sql`-`} 1 WHERE id IN (SELECT post_id FROM changed) RETURNING id
-    )
+    ), ${liked ? notifyGroupedCtes("LIKE", viewer.id, liker) : withdrawGroupedCtes("LIKE", viewer.id, liker)}
     SELECT id, author_id, deleted FROM target`;
   if (!target) throw new NotFoundError("Post");
   if (liked) assertNoBlock(viewer, target.author_id);

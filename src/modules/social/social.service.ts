@@ -3,6 +3,7 @@ import type { Viewer } from "../auth/viewer.js";
 import { blockedBetween, lockPair } from "../blocks/blocks.service.js";
 import { assertNoBlock } from "../blocks/visibility.js";
 import { ForbiddenError, ValidationError } from "../../errors.js";
+import { notifyGrouped, withdrawGrouped } from "../notifications/notifications.service.js";
 
 /** Following twice is a no-op; so is unfollowing someone one does not follow. Returns the other user. */
 export async function setFollowing<Q extends object>(db: PrismaClient, viewer: Viewer, userId: number, follow: boolean, query: Q) {
@@ -22,6 +23,8 @@ export async function setFollowing<Q extends object>(db: PrismaClient, viewer: V
       const change = { [follow ? "increment" : "decrement"]: 1 };
       await tx.user.update({ where: { id: viewer.id }, data: { followingCount: change }, select: { id: true } });
       await tx.user.update({ where: { id: userId }, data: { followerCount: change }, select: { id: true } });
+      // Under the pair's row locks, so concurrent follows of one user find the same entry.
+      await (follow ? notifyGrouped : withdrawGrouped)(tx, "FOLLOW", viewer.id, userId, null);
     }
     return tx.user.findUniqueOrThrow({ ...query, where: { id: userId } });
   });
