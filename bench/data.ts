@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import pg from "pg";
-import { type SqlSession, openDatabase } from "../src/db.js";
+import { type Database, type SqlSession, openDatabase } from "../src/db.js";
+import { forgetActor } from "../src/modules/notifications/notifications.service.js";
 import { type DemoSize, loadDemoData } from "../src/demo.js";
 import { migrate } from "../src/migrate.js";
 import { BenchStop } from "./errors.js";
@@ -21,9 +22,11 @@ export async function prepareDatabase(url: string, options: { reset: boolean; lo
     const { applied } = await migrate(db);
     if (applied.length > 0) options.log(`applied migrations: ${applied.join(", ")}`);
     const session = await db.session();
+    let silenced: { newlyBlocked: number[]; newlyMuted: number[] } = { newlyBlocked: [], newlyMuted: [] };
     try {
       await ensureData(session, options.log, () => loadDemoData(db, BENCH_SIZE));
-      const { added, ...picks } = await ensureFixtures(session, BENCH_SIZE);
+      const { added, newlyBlocked, newlyMuted, ...picks } = await ensureFixtures(session, BENCH_SIZE);
+      silenced = { newlyBlocked, newlyMuted };
       if (added.length > 0) options.log(`added ${added.join(" and ")}`);
       await resetLike(session, picks);
       // The like scenario is the only writer of likes, and a run stopped midway may leave its like behind: count them once it is undone.
@@ -33,9 +36,21 @@ export async function prepareDatabase(url: string, options: { reset: boolean; lo
       return picks;
     } finally {
       await session.release();
+      // What the block and mute mutations do to notifications, for the fixture's blocks and mutes (the pool's one connection is free now).
+      await forgetSilenced(db, silenced);
     }
   } finally {
     await db.close();
+  }
+}
+
+async function forgetSilenced(db: Database, { newlyBlocked, newlyMuted }: { newlyBlocked: number[]; newlyMuted: number[] }) {
+  const viewer = await db.prisma.user.findUniqueOrThrow({ where: { handleKey: "alice" }, select: { id: true } });
+  for (const other of [...newlyBlocked, ...newlyMuted]) {
+    await db.prisma.$transaction(async (tx) => {
+      await forgetActor(tx, viewer.id, other);
+      if (newlyBlocked.includes(other)) await forgetActor(tx, other, viewer.id);
+    });
   }
 }
 

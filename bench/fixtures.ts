@@ -28,7 +28,10 @@ type Query = Pick<SqlSession, "query">;
  * with the counters changed in the same transaction: follows for the viewer, and replies that make
  * one thread two full levels deep (the generator's threads are shallow).
  */
-export async function ensureFixtures(session: SqlSession, generated: { posts: number; likes: number }): Promise<Picks & { added: string[] }> {
+export async function ensureFixtures(
+  session: SqlSession,
+  generated: { posts: number; likes: number },
+): Promise<Picks & { added: string[]; newlyBlocked: number[]; newlyMuted: number[] }> {
   await session.exec("BEGIN");
   try {
     const added: string[] = [];
@@ -49,6 +52,8 @@ export async function ensureFixtures(session: SqlSession, generated: { posts: nu
       thread: { id: thread.id, replies: thread.replies, secondLevel: thread.secondLevel },
       likePostId,
       added,
+      newlyBlocked: silenced.newlyBlocked,
+      newlyMuted: silenced.newlyMuted,
     };
   } catch (error) {
     await session.exec("ROLLBACK");
@@ -63,30 +68,35 @@ export async function ensureFixtures(session: SqlSession, generated: { posts: nu
  * blocks and mutes to the home timeline only, and those answers would otherwise differ.
  */
 async function ensureBlocksAndMutes(session: Query, viewerId: number, spared: number[]) {
-  const { rows: muted } = await session.query<{ id: number }>(
+  const { rows: muted } = await session.query<{ muted_id: number }>(
     `INSERT INTO mutes (muter_id, muted_id)
      SELECT $1, followee_id FROM (
        SELECT followee_id, row_number() OVER (ORDER BY followee_id) AS n FROM follows WHERE follower_id = $1 AND followee_id <> ALL($2::int[])
      ) f WHERE n % 3 = 0 AND NOT EXISTS (SELECT 1 FROM mutes WHERE muter_id = $1)
      ORDER BY followee_id LIMIT $3
-     RETURNING id`,
+     RETURNING muted_id`,
     [viewerId, spared, VIEWER_MUTES],
   );
-  const { rows: blocked } = await session.query<{ id: number }>(
+  const { rows: blocked } = await session.query<{ blocked_id: number }>(
     `INSERT INTO blocks (blocker_id, blocked_id)
      SELECT $1, u.id FROM users u
      WHERE u.id <> $1 AND u.id <> ALL($2::int[])
        AND NOT EXISTS (SELECT 1 FROM follows f WHERE (f.follower_id = $1 AND f.followee_id = u.id) OR (f.follower_id = u.id AND f.followee_id = $1))
        AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = $1)
      ORDER BY u.post_count DESC, u.id LIMIT $3
-     RETURNING id`,
+     RETURNING blocked_id`,
     [viewerId, spared, VIEWER_BLOCKS],
   );
   const { rows } = await session.query<{ blocked: number; muted: number }>(
     "SELECT (SELECT count(*) FROM blocks WHERE blocker_id = $1)::int AS blocked, (SELECT count(*) FROM mutes WHERE muter_id = $1)::int AS muted",
     [viewerId],
   );
-  return { ...rows[0]!, added: muted.length + blocked.length };
+  return {
+    ...rows[0]!,
+    added: muted.length + blocked.length,
+    newlyBlocked: blocked.map((r) => r.blocked_id),
+    newlyMuted: muted.map((r) => r.muted_id),
+  };
 }
 
 /** The authors of the thread and of the like scenario's post. */

@@ -1,6 +1,7 @@
 import type { Prisma, PrismaClient } from "@prisma/client";
 import type { Viewer } from "../auth/viewer.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
+import { forgetActor } from "../notifications/notifications.service.js";
 
 type Tx = Prisma.TransactionClient;
 
@@ -35,7 +36,12 @@ export async function setBlocked<Q extends object>(db: PrismaClient, viewer: Vie
       await tx.block.deleteMany({ where: { blockerId: viewer.id, blockedId: userId } });
     } else {
       const { count } = await tx.block.createMany({ data: [{ blockerId: viewer.id, blockedId: userId }], skipDuplicates: true });
-      if (count === 1) await unfollowEachOther(tx, viewer.id, userId);
+      if (count === 1) {
+        await unfollowEachOther(tx, viewer.id, userId);
+        // Neither keeps the other in their notifications (after the users' locks, as every notification write).
+        await forgetActor(tx, viewer.id, userId);
+        await forgetActor(tx, userId, viewer.id);
+      }
     }
     return tx.user.findUniqueOrThrow({ ...query, where: { id: userId } });
   });
@@ -60,8 +66,10 @@ export async function setMuted<Q extends object>(db: PrismaClient, viewer: Viewe
   const user = await db.$transaction(async (tx) => {
     const found = await tx.user.findUnique({ ...query, where: { id: userId } });
     if (!found) throw new NotFoundError("User");
-    if (muted) await tx.mute.createMany({ data: [{ muterId: viewer.id, mutedId: userId }], skipDuplicates: true });
-    else await tx.mute.deleteMany({ where: { muterId: viewer.id, mutedId: userId } });
+    if (muted) {
+      const { count } = await tx.mute.createMany({ data: [{ muterId: viewer.id, mutedId: userId }], skipDuplicates: true });
+      if (count === 1) await forgetActor(tx, viewer.id, userId);
+    } else await tx.mute.deleteMany({ where: { muterId: viewer.id, mutedId: userId } });
     return found;
   });
   if (muted) viewer.muting.add(userId);
