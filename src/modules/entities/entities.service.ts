@@ -66,7 +66,7 @@ export interface EntityPost {
 }
 
 /** A tag's row for a post: post_id * 2^31 + hashtag_id orders a tag's rows like their posts (see PostHashtag). */
-const postHashtagId = (postId: number, hashtagId: number) => (BigInt(postId) << 31n) | BigInt(hashtagId);
+export const postHashtagId = (postId: number, hashtagId: number) => (BigInt(postId) << 31n) | BigInt(hashtagId);
 
 /**
  * Stores the entities of a new post and counts its tags up, in the caller's transaction. A mention
