@@ -167,6 +167,26 @@ describe("Post.entities", () => {
   });
 });
 
+describe("tag counters under concurrent writes", () => {
+  it("stay exact, without deadlocks, when posts naming the same tags in other orders are written, edited and deleted at once", async () => {
+    const bodies = Array.from({ length: 12 }, (_, i) => (i % 2 ? "#RaceA #RaceB #RaceC" : "#RaceC #RaceB #RaceA"));
+    const created = await Promise.all(bodies.map((body, i) => post([alice, bob, carol][i % 3]!, body)));
+    expect((await hashtag("raceb"))!.postCount).toBe(12);
+    const owner = (i: number) => [alice, bob, carol][i % 3]!;
+    const changes = await Promise.all(
+      created.map((p, i) =>
+        i % 3 === 0
+          ? api.execute(DeletePost, { input: { postId: p.id } }, { as: owner(i) })
+          : api.execute(EditPost, { input: { postId: p.id, body: i % 2 ? "#RaceC only" : "#RaceA #RaceD" } }, { as: owner(i) }),
+      ),
+    );
+    expect(changes.map((c) => c.errors)).toEqual(changes.map(() => undefined));
+    // 4 deleted; of the 8 edited, 4 keep only RaceC and 4 keep RaceA and add RaceD.
+    const counts = await Promise.all(["racea", "raceb", "racec", "raced"].map(async (name) => (await hashtag(name))!.postCount));
+    expect(counts).toEqual([4, 0, 4, 4]);
+  });
+});
+
 describe("hashtag(name:)", () => {
   it("finds a tag with or without #, in any case and width, and shows its first spelling", async () => {
     await post(alice, "first #ChirpTag");
