@@ -88,20 +88,20 @@ export async function dropEntities(tx: Tx, postId: number) {
 }
 
 interface Tag {
-  id?: number;
   name: string;
   key: string;
 }
+type StoredTag = Tag & { id: number };
 
 /** Deletes a post's entities and tag rows; returns the tags it had. */
-async function removeEntities(tx: Tx, postId: number): Promise<Tag[]> {
-  return tx.$queryRaw<Tag[]>`
+async function removeEntities(tx: Tx, postId: number): Promise<StoredTag[]> {
+  return tx.$queryRaw<StoredTag[]>`
     WITH entities AS (DELETE FROM post_entities WHERE post_id = ${postId})
     DELETE FROM post_hashtags p USING hashtags h WHERE p.post_id = ${postId} AND h.id = p.hashtag_id
     RETURNING h.id, h.name, h.name_key AS key`;
 }
 
-async function writeEntities(tx: Tx, author: Viewer, post: EntityPost, before: Tag[]) {
+async function writeEntities(tx: Tx, author: Viewer, post: EntityPost, before: StoredTag[]) {
   const parsed = post.body === null ? [] : parseEntities(post.body);
   const after = new Map<string, Tag>();
   for (const { hashtag } of parsed) if (hashtag && !after.has(hashtag.key)) after.set(hashtag.key, hashtag);
@@ -133,21 +133,19 @@ async function writeEntities(tx: Tx, author: Viewer, post: EntityPost, before: T
  * of this use, in one statement. Rows are locked in key order, so concurrent posts sharing tags
  * cannot deadlock. Returns the id of every tag in `after`.
  */
-async function countTags(tx: Tx, before: Tag[], after: Tag[]): Promise<Map<string, number>> {
+async function countTags(tx: Tx, before: StoredTag[], after: Tag[]): Promise<Map<string, number>> {
+  const dropped = new Map(before.map((tag) => [tag.key, tag]));
   const ids = new Map<string, number>();
-  const changes = new Map<string, { name: string; delta: number }>();
-  for (const tag of before) changes.set(tag.key, { name: tag.name, delta: -1 });
+  const changes: (Tag & { delta: number })[] = [];
   for (const tag of after) {
-    const kept = changes.get(tag.key);
-    if (kept) {
-      changes.delete(tag.key);
-      ids.set(tag.key, before.find((b) => b.key === tag.key)!.id!);
-    } else {
-      changes.set(tag.key, { name: tag.name, delta: 1 });
-    }
+    const kept = dropped.get(tag.key);
+    if (kept) ids.set(tag.key, kept.id);
+    else changes.push({ ...tag, delta: 1 });
+    dropped.delete(tag.key);
   }
-  if (changes.size === 0) return ids;
-  const values = [...changes].map(([key, { name, delta }]) => Prisma.sql`(${name}, ${key}, ${delta}::int)`);
+  for (const tag of dropped.values()) changes.push({ ...tag, delta: -1 });
+  if (changes.length === 0) return ids;
+  const values = changes.map(({ name, key, delta }) => Prisma.sql`(${name}, ${key}, ${delta}::int)`);
   const rows = await tx.$queryRaw<{ id: number; key: string }[]>`
     INSERT INTO hashtags (name, name_key, post_count)
     SELECT name, key, delta FROM (VALUES ${Prisma.join(values)}) AS change (name, key, delta) ORDER BY key
