@@ -127,8 +127,9 @@ export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: n
       await tx.post.update({ where: { id: post.replyToId }, data: { replyCount: { decrement: 1 } }, select: { id: true } });
     }
     await tx.user.update({ where: { id: post.authorId }, data: { postCount: { decrement: 1 } }, select: { id: true } });
-    await removePostNotifications(tx, id);
+    // Tags before notifications, as createPost takes them, so a post and a delete cannot deadlock.
     await dropEntities(tx, id);
+    await removePostNotifications(tx, id);
     return tx.post.update({
       ...query,
       where: { id },
