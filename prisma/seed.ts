@@ -42,7 +42,7 @@ try {
     const session = await db.session();
     try {
       if (values.reset) {
-        await session.exec("TRUNCATE likes, follows, posts, refresh_tokens, sessions, api_tokens, users RESTART IDENTITY CASCADE");
+        await session.exec("TRUNCATE likes, follows, posts, hashtags, refresh_tokens, sessions, api_tokens, users RESTART IDENTITY CASCADE");
       } else if ((await session.query("SELECT 1 FROM users LIMIT 1")).rows.length > 0) {
         console.error("The database already has users: pass --reset to empty it first.");
         process.exitCode = 1;

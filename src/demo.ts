@@ -1,6 +1,7 @@
 import type { Database, SqlSession } from "./db.js";
 import { hashPassword } from "./modules/auth/credentials.js";
 import { groupKey, windowFor } from "./modules/notifications/notifications.service.js";
+import { parseEntities, postHashtagId } from "./modules/entities/entities.service.js";
 
 /** How much demo data to make. The same sizes and seed always make the same rows. */
 export interface DemoSize {
@@ -39,6 +40,7 @@ const THINGS = [
   "the coffee machine", "our cursor pagination", "a flaky test", "the release notes", "my bike", "the cache",
 ];
 const ENDINGS = ["🎉", "and it works.", "in production 😅", "before lunch.", "— ask me how.", "#devlife", "🚀", "…again.", "👀", "and learned a lot."];
+const TAGS = ["#GraphQL", "#TypeScript", "#Postgres", "#devlife", "#café", "#日本語", "#100DaysOfCode", "#ChirpLaunch"];
 const REPLIES = ["Same here!", "Congrats 🎉", "How long did that take?", "Bold move.", "Tell me more.", "😂", "+1", "Respect.", "Wait, what?", "Been there."];
 
 /** mulberry32: a small, fast, seedable PRNG, so demo data is the same on every machine. */
@@ -64,6 +66,9 @@ interface Rows {
   };
   notificationActors: { notificationId: number[]; actorId: number[]; createdAt: string[] };
   notificationInboxes: { userId: number[]; unreadCount: number[] };
+  hashtags: { id: number[]; name: string[]; nameKey: string[]; postCount: number[]; createdAt: string[] };
+  postEntities: { postId: number[]; start: number[]; end: number[]; kind: string[]; text: string[]; userId: (number | null)[]; url: (string | null)[]; hashtagId: (number | null)[] };
+  postHashtags: { id: string[]; postId: number[]; hashtagId: number[]; authorId: number[]; createdAt: string[] };
 }
 
 type Kind = "LIKE" | "REPLY" | "REPOST" | "FOLLOW";
@@ -174,6 +179,11 @@ export function generateDemoRows(size: DemoSize, now = Date.now()): Rows {
     const authorId = popular(userCount);
     const kind = id > 10 ? rand() : 1;
     let body: string | null = `${pick(OPENERS)} ${pick(VERBS)} ${pick(THINGS)} ${pick(ENDINGS)}`;
+    // Some posts tag a topic, mention one of the named users or link to notes.
+    const extra = rand();
+    if (extra < 0.3) body += ` ${pick(TAGS)}`;
+    else if (extra < 0.4) body += ` cc @${pick(NAMED_USERS)[0]}`;
+    else if (extra < 0.45) body += ` notes: chirp.dev/notes/${id}`;
     let replyToId: number | null = null;
     let rootId: number | null = null;
     let repostOfId: number | null = null;
@@ -186,7 +196,7 @@ export function generateDemoRows(size: DemoSize, now = Date.now()): Rows {
     if (kind < 0.2) {
       replyToId = earlier();
       rootId = posts.rootId[replyToId - 1] ?? replyToId;
-      body = pick(REPLIES);
+      body = extra < 0.5 ? `@${users.handle[posts.authorId[replyToId - 1]! - 1]} ${pick(REPLIES)}` : pick(REPLIES);
       posts.replyCount[replyToId - 1]!++;
     } else if (kind < 0.25) {
       const original = earlier();
@@ -243,7 +253,57 @@ export function generateDemoRows(size: DemoSize, now = Date.now()): Rows {
   const followTarget = Math.min(size.follows, Math.floor((userCount * (userCount - 1)) / 2));
   while (follows.followerId.length < followTarget) follow(1 + Math.floor(rand() * userCount), popular(userCount));
 
-  return { users, posts, likes, follows, ...generateNotifications(posts, likes, follows, now) };
+  return { users, posts, likes, follows, ...generateNotifications(posts, likes, follows, now), ...entityRows(users, posts) };
+}
+
+/** The mentions, tags and links of the posts, parsed as createPost does, with the tags' counters. */
+function entityRows(users: Rows["users"], posts: Rows["posts"]): Pick<Rows, "hashtags" | "postEntities" | "postHashtags"> {
+  const userIds = new Map(users.handle.map((handle, i) => [handle.toLowerCase(), users.id[i]!]));
+  const hashtags: Rows["hashtags"] = { id: [], name: [], nameKey: [], postCount: [], createdAt: [] };
+  const tagIds = new Map<string, number>();
+  const postEntities: Rows["postEntities"] = { postId: [], start: [], end: [], kind: [], text: [], userId: [], url: [], hashtagId: [] };
+  const postHashtags: Rows["postHashtags"] = { id: [], postId: [], hashtagId: [], authorId: [], createdAt: [] };
+  const tagId = ({ name, key }: { name: string; key: string }, createdAt: string) => {
+    let id = tagIds.get(key);
+    if (id === undefined) {
+      id = hashtags.id.length + 1;
+      tagIds.set(key, id);
+      hashtags.id.push(id);
+      hashtags.name.push(name);
+      hashtags.nameKey.push(key);
+      hashtags.postCount.push(0);
+      hashtags.createdAt.push(createdAt);
+    }
+    return id;
+  };
+  posts.id.forEach((postId, i) => {
+    const body = posts.body[i];
+    if (!body) return;
+    const tagged = new Set<number>();
+    for (const entity of parseEntities(body)) {
+      const userId = entity.handleKey === undefined ? null : userIds.get(entity.handleKey);
+      if (userId === undefined) continue;
+      const hashtagId = entity.hashtag ? tagId(entity.hashtag, posts.createdAt[i]!) : null;
+      if (hashtagId !== null && !tagged.has(hashtagId)) {
+        tagged.add(hashtagId);
+        hashtags.postCount[hashtagId - 1]!++;
+        postHashtags.id.push(String(postHashtagId(postId, hashtagId)));
+        postHashtags.postId.push(postId);
+        postHashtags.hashtagId.push(hashtagId);
+        postHashtags.authorId.push(posts.authorId[i]!);
+        postHashtags.createdAt.push(posts.createdAt[i]!);
+      }
+      postEntities.postId.push(postId);
+      postEntities.start.push(entity.start);
+      postEntities.end.push(entity.end);
+      postEntities.kind.push(entity.kind);
+      postEntities.text.push(entity.text);
+      postEntities.userId.push(userId);
+      postEntities.url.push(entity.url ?? null);
+      postEntities.hashtagId.push(hashtagId);
+    }
+  });
+  return { hashtags, postEntities, postHashtags };
 }
 
 const CHUNK = 20_000;
@@ -272,7 +332,7 @@ export interface DemoCounts {
 
 /** Loads demo data into an empty database; every demo user's password is DEMO_PASSWORD. */
 export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): Promise<DemoCounts> {
-  const { users, posts, likes, follows, notifications, notificationActors, notificationInboxes } = generateDemoRows(size);
+  const { users, posts, likes, follows, notifications, notificationActors, notificationInboxes, hashtags, postEntities, postHashtags } = generateDemoRows(size);
   const passwordHash = await hashPassword(DEMO_PASSWORD);
   const session = await db.session();
   try {
@@ -334,16 +394,41 @@ export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): P
       user_id: { type: "int", values: notificationInboxes.userId },
       unread_count: { type: "int", values: notificationInboxes.unreadCount },
     });
-    // Explicit ids leave the sequences behind: the next sign-up or post must not collide.
+    await bulkInsert(session, "hashtags", {
+      id: { type: "int", values: hashtags.id },
+      name: { type: "text", values: hashtags.name },
+      name_key: { type: "text", values: hashtags.nameKey },
+      post_count: { type: "int", values: hashtags.postCount },
+      created_at: { type: "timestamp", values: hashtags.createdAt },
+    });
+    await bulkInsert(session, "post_entities", {
+      post_id: { type: "int", values: postEntities.postId },
+      start_offset: { type: "int", values: postEntities.start },
+      end_offset: { type: "int", values: postEntities.end },
+      kind: { type: '"EntityKind"', values: postEntities.kind },
+      text: { type: "text", values: postEntities.text },
+      user_id: { type: "int", values: postEntities.userId },
+      url: { type: "text", values: postEntities.url },
+      hashtag_id: { type: "int", values: postEntities.hashtagId },
+    });
+    await bulkInsert(session, "post_hashtags", {
+      id: { type: "bigint", values: postHashtags.id },
+      post_id: { type: "int", values: postHashtags.postId },
+      hashtag_id: { type: "int", values: postHashtags.hashtagId },
+      author_id: { type: "int", values: postHashtags.authorId },
+      created_at: { type: "timestamp", values: postHashtags.createdAt },
+    });
+    // Explicit ids leave the sequences behind: the next sign-up, post, notification or tag must not collide.
     await session.exec(`
       SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users));
       SELECT setval(pg_get_serial_sequence('posts', 'id'), greatest((SELECT max(id) FROM posts), 1));
       SELECT setval(pg_get_serial_sequence('notifications', 'id'), greatest((SELECT max(id) FROM notifications), 1));
       SELECT setval(pg_get_serial_sequence('notifications', 'seq'), greatest((SELECT max(seq) FROM notifications), 1));
+      SELECT setval(pg_get_serial_sequence('hashtags', 'id'), greatest((SELECT max(id) FROM hashtags), 1));
     `);
     await session.exec("COMMIT");
     // Fresh statistics, so the first queries after a bulk load get the planner's real choices.
-    await session.exec("ANALYZE users, posts, likes, follows, notifications, notification_actors, notification_inboxes");
+    await session.exec("ANALYZE users, posts, likes, follows, notifications, notification_actors, notification_inboxes, hashtags, post_entities, post_hashtags");
     // The load left the search indexes' new entries in GIN's pending lists, which every search would scan until a vacuum.
     await session.exec(`SELECT gin_clean_pending_list(i::regclass) FROM unnest(ARRAY['posts_search_vector_idx', 'users_handle_key_trgm_idx', 'users_display_name_trgm_idx']) i`);
   } catch (error) {

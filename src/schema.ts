@@ -10,5 +10,6 @@ import "./modules/timeline/timeline.schema.js";
 import "./modules/blocks/blocks.schema.js";
 import "./modules/search/search.schema.js";
 import "./modules/notifications/notifications.schema.js";
+import "./modules/entities/entities.schema.js";
 
 export const schema = resolveNodeIdsSynchronously(lexicographicSortSchema(builder.toSchema()));

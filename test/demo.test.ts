@@ -81,4 +81,15 @@ describe("demo data", () => {
     expect(post.data?.createPost.__typename).toBe("Post");
     expect(await api.db.post.findFirst({ where: { authorId: newcomer.dbId }, select: { id: true } })).toEqual({ id: 901 });
   });
+
+  it("has mentions, tags and links as createPost stores them, tag counters exact, and tags trending", async () => {
+    const entities = await api.db.postEntity.findMany({ select: { kind: true, start: true, end: true, text: true, post: { select: { body: true } } } });
+    expect(new Set(entities.map((e) => e.kind))).toEqual(new Set(["MENTION", "HASHTAG", "LINK"]));
+    expect(entities.filter((e) => e.post.body!.slice(e.start, e.end) !== e.text)).toEqual([]);
+    const drift = await api.db.$queryRaw<unknown[]>`
+      SELECT h.id FROM hashtags h WHERE h.post_count <> (SELECT count(*) FROM post_hashtags p WHERE p.hashtag_id = h.id)`;
+    expect(drift).toEqual([]);
+    const trending = await api.execute(graphql(`query DemoTrending { trendingHashtags(first: 3) { authorCount hashtag { name } } }`));
+    expect(trending.data?.trendingHashtags.length).toBeGreaterThan(0);
+  });
 });

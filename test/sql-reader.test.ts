@@ -75,6 +75,20 @@ describe("SQL reader: the same rows as Prisma", () => {
     });
   });
 
+  it("posts with their entities (an enum, nullable relations) and a tag's page keyed by bigint ids", async () => {
+    const entities = { orderBy: { start: "asc" }, include: { user: authorSelect, hashtag: true } } as const;
+    const rows = (await expectSameAsPrisma("Post", { where: { entities: { some: {} } }, orderBy: { id: "desc" }, take: 20, include: { entities } })) as {
+      entities: { kind: string }[];
+    }[];
+    expect(new Set(rows.flatMap((r) => r.entities.map((e) => e.kind)))).toEqual(new Set(["MENTION", "HASHTAG", "LINK"]));
+    const [tag] = await db.prisma.hashtag.findMany({ orderBy: { postCount: "desc" }, take: 1 });
+    const page = (await expectSameAsPrisma("Hashtag", {
+      where: { id: tag!.id },
+      include: { posts: { where: { id: { lt: 2n ** 62n } }, orderBy: { id: "desc" }, take: 5, include: { post: { include: { entities } } } } },
+    })) as { posts: { id: bigint }[] }[];
+    expect(typeof page[0]!.posts[0]!.id).toBe("bigint");
+  });
+
   it("a backward page (negative take) comes back in the list's order", async () => {
     await expectSameAsPrisma("Post", { where: { id: { gt: 50 } }, orderBy: { id: "asc" }, take: -7, select: { id: true, body: true } });
   });

@@ -9,8 +9,10 @@ import {
   type SelectionSetNode,
   getArgumentValues,
   getNamedType,
+  getNullableType,
   getOperationAST,
   isInterfaceType,
+  isListType,
   isObjectType,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
@@ -48,7 +50,7 @@ function checkPageArgs({ first, last, after, before }: PageArgs): GraphQLError |
     } catch {
       value = undefined;
     }
-    if (typeof value !== "number" && typeof value !== "string") return badUserInput(`\`${name}\` is not a cursor of this list.`);
+    if (typeof value !== "number" && typeof value !== "bigint" && typeof value !== "string") return badUserInput(`\`${name}\` is not a cursor of this list.`);
   }
   return null;
 }
@@ -84,6 +86,9 @@ function checkOperation(schema: GraphQLSchema, document: DocumentNode, operation
           } else if (Array.isArray(args.ids)) {
             size = args.ids.length;
             if (size > MAX_PAGE_SIZE) error = badUserInput(`Ask for at most ${MAX_PAGE_SIZE} ids at a time, got ${size}.`);
+          } else if (typeof args.first === "number" && isListType(getNullableType(field.type))) {
+            // A plain list bounded by `first` (trendingHashtags) multiplies what is nested in it like a page.
+            size = args.first;
           }
         } catch {
           continue; // bad variables: graphql-js reports those itself

@@ -4,6 +4,8 @@ import { KEY_PARSERS, keyKindOf } from "./ids.js";
 import type { Viewer } from "../modules/auth/viewer.js";
 import { visibleRows } from "../modules/blocks/visibility.js";
 
+const CURSOR_TYPES = { int: "number", bigint: "bigint", uuid: "string" } as const;
+
 /**
  * Turns the query Pothos builds for a connection over a model's rows ordered by `id` (or `key`,
  * another unique column of ids) into a keyset page. Prisma's own `cursor` looks the cursor's row up
@@ -27,9 +29,9 @@ export function keysetPage<Q extends { cursor?: Record<string, unknown>; take?: 
   const backward = (query.take ?? 0) < 0;
   if (cursor) {
     const kind = keyKindOf(model, key);
-    // Pothos writes a number key as a number cursor and a uuid as a string one: anything else is not ours.
-    const written = kind === "uuid" ? typeof cursor[key] === "string" : typeof cursor[key] === "number";
-    const value = kind && written ? KEY_PARSERS[kind](String(cursor[key])) : null;
+    // Pothos writes each kind of key as a cursor of its own JavaScript type: anything else is not ours.
+    const written = kind !== null && typeof cursor[key] === CURSOR_TYPES[kind];
+    const value = written ? KEY_PARSERS[kind!](String(cursor[key])) : null;
     if (value === null) throw badUserInput(`\`${backward ? "before" : "after"}\` is not a cursor of this list.`);
     // Forward through an ascending list, or backward through a descending one, goes to greater keys.
     const greater = backward === (order === "desc");

@@ -3,7 +3,7 @@ import { type TestApi, type TestUser, globalId, testApi } from "../support/api.j
 
 // Blocks and mutes through the API, as the blocker, the blocked, the muted and a bystander.
 
-const POST_FIELDS = `id body isUnavailable isDeleted createdAt author { handle } repostOf { id body author { handle } } replyTo { id body author { handle } } threadRoot { id body author { handle } }`;
+const POST_FIELDS = `id body isUnavailable isDeleted createdAt author { handle } repostOf { id body author { handle } } replyTo { id body author { handle } } threadRoot { id body author { handle } } entities { text user { handle } }`;
 
 /** Every read of the API that can show someone else's posts, people or lists, as one viewer runs them. */
 type Who = "blocker" | "blocked";
@@ -66,6 +66,12 @@ export const READS: Read[] = [
     variables: () => ({}),
     bystanderSees: BOTH,
   },
+  {
+    name: "a tag's posts, and the trending tags' posts",
+    query: `query { hashtag(name: "blktag") { posts(first: 50) { edges { node { ${POST_FIELDS} } } } } trendingHashtags(first: 5) { hashtag { posts(first: 10) { edges { node { ${POST_FIELDS} } } } } } }`,
+    variables: () => ({}),
+    bystanderSees: BOTH,
+  },
 ];
 
 interface World {
@@ -107,9 +113,10 @@ beforeAll(async () => {
   for (const a of [blocker, blocked, bystander]) {
     for (const b of [blocker, blocked, bystander]) if (a !== b) await mutate("follow", { userId: b.id }, a);
   }
-  const blockerPost = await post(blocker, `post by ${blocker.handle}`);
-  const blockedPost = await post(blocked, `post by ${blocked.handle}`);
-  const bystanderPost = await post(bystander, `post by ${bystander.handle}`);
+  const blockerPost = await post(blocker, `#BlkTag post by ${blocker.handle}`);
+  const blockedPost = await post(blocked, `#BlkTag post by ${blocked.handle}`);
+  // The bystander mentions both: each of the two sees the mention of the other as no one.
+  const bystanderPost = await post(bystander, `#BlkTag for @${blocker.handle} and @${blocked.handle}, post by ${bystander.handle}`);
   const blockedReply = await post(blocked, `reply by ${blocked.handle}`, bystanderPost);
   await post(blocker, `reply by ${blocker.handle}`, bystanderPost);
   const bystanderReply = await post(bystander, `answer by ${bystander.handle}`, blockedReply);

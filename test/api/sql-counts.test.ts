@@ -11,6 +11,7 @@ import type {
   SqlCountNotificationsQuery,
   SqlCountFollowersQuery,
   SqlCountFollowingQuery,
+  SqlCountHashtagPostsQuery,
   SqlCountHomeQuery,
   SqlCountLikersQuery,
   SqlCountPostFieldsFragment,
@@ -20,6 +21,7 @@ import type {
   SqlCountSessionsQuery,
   SqlCountUserTimelineQuery,
 } from "../gql/graphql.js";
+import { storeEntities } from "../../src/modules/entities/entities.service.js";
 import { type TestApi, type TestUser, globalId, testApi } from "../support/api.js";
 
 // For every connection field of schema.graphql: the number of SQL statements of a realistic query is
@@ -40,6 +42,7 @@ graphql(`
     repostOf { id body author { handle } }
     replyTo { id author { handle } }
     threadRoot { id }
+    entities { kind start end text url user { handle viewerFollows } hashtag { name postCount } }
   }
 `);
 
@@ -198,6 +201,26 @@ const SearchUsers = graphql(`
     }
   }
 `);
+const HashtagPosts = graphql(`
+  query SqlCountHashtagPosts($first: Int!, $after: String) {
+    hashtag(name: "#sqltag") {
+      name
+      postCount
+      posts(first: $first, after: $after) {
+        edges { cursor node { ...SqlCountPostFields } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+const Trending = graphql(`
+  query SqlCountTrending($first: Int!) {
+    trendingHashtags(first: $first) {
+      authorCount
+      hashtag { id name postCount posts(first: 3) { edges { node { ...SqlCountPostFields } } } }
+    }
+  }
+`);
 
 const Like = graphql(`
   mutation SqlCountLike($id: ID!) {
@@ -266,8 +289,8 @@ beforeAll(async () => {
   await db.post.createMany({
     data: Array.from({ length: 90 }, (_, k) => {
       const target = old[Math.floor(k / 3)]!.id;
-      if (k % 3 === 0) return { authorId: author.id, body: `author ${k}` };
-      if (k % 3 === 1) return { authorId: author.id, body: `author reply ${k}`, replyToId: target, rootId: target };
+      if (k % 3 === 0) return { authorId: author.id, body: `author ${k} #sqltag #sqltag${k % 7} to @sql_viewer, @sql_blocked0 and https://chirp.dev/${k}` };
+      if (k % 3 === 1) return { authorId: author.id, body: `author reply ${k} #SqlTag`, replyToId: target, rootId: target };
       return { authorId: author.id, repostOfId: target };
     }),
   });
@@ -348,6 +371,12 @@ beforeAll(async () => {
   });
   await db.notificationInbox.create({ data: { userId: viewer.dbId, unreadCount: 40 } });
   await recountCounters();
+  // The author's posts get their mentions, tags and links as createPost stores them.
+  const authorViewer = { id: author.id, role: "USER" as const, canRead: true, canWrite: true, sessionId: null, blocking: new Set<number>(), blockedBy: new Set<number>(), muting: new Set<number>() };
+  const written = await db.post.findMany({ where: { authorId: author.id, body: { not: null } }, select: { id: true, authorId: true, body: true, createdAt: true }, orderBy: { id: "asc" } });
+  await db.$transaction(async (tx) => {
+    for (const post of written) await storeEntities(tx, authorViewer, post);
+  });
 });
 
 interface Counted<R> {
@@ -410,6 +439,16 @@ interface ListCase {
 
 /** Every connection field of the schema has a case here, or the first test fails. */
 const LISTS: Record<string, ListCase> = {
+  "Hashtag.posts": {
+    run: (first, after) => api.executeCounted(HashtagPosts, { first, after }, { as: viewer }),
+    connection: (d: SqlCountHashtagPostsQuery) => d.hashtag!.posts,
+    statements: [...AUTH, "hashtags"], // the tag with the page of its post_hashtags rows and the posts beneath
+    check: (edges: NonNullable<SqlCountHashtagPostsQuery["hashtag"]>["posts"]["edges"]) => {
+      expect(edges.every((e) => e.node.entities.some((x) => x.hashtag?.name === "sqltag"))).toBe(true);
+      // The mention of a user the viewer blocked shows no user.
+      expect(edges.filter((e) => e.node.entities.some((x) => x.kind === "MENTION" && x.text === "@sql_blocked0" && x.user === null)).length).toBeGreaterThan(0);
+    },
+  },
   "Query.homeTimeline": {
     run: (first, after) => api.executeCounted(Home, { first, after }, { as: viewer }),
     connection: (d: SqlCountHomeQuery) => d.homeTimeline,
@@ -540,6 +579,22 @@ describe("SQL statements per list field do not grow with the page size, on page 
     );
     expect(second).toEqual(list.statements);
     expect(secondEdges).not.toContainEqual(page(first).edges[0]);
+  });
+});
+
+describe("trendingHashtags", () => {
+  // The ranking is the one aggregate, over the 24 hours of the (created_at, hashtag_id, author_id) index.
+  it("reads in 3 statements whatever its size: the session, the ranking, the tags with everything beneath", async () => {
+    const run = async (first: number) => {
+      const result = await api.executeCounted(Trending, { first }, { as: viewer });
+      expect(result.errors).toBeUndefined();
+      expect(result.data!.trendingHashtags).toHaveLength(first);
+      return result.statements;
+    };
+    const small = await run(2);
+    const large = await run(8);
+    expect(tables(large)).toEqual([...AUTH, expect.stringMatching(/^\s*SELECT h\.id, count\(\*\)::int AS "authorCount"/), "hashtags"]);
+    expect(large.map(shape)).toEqual(small.map(shape));
   });
 });
 

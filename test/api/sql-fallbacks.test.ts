@@ -19,6 +19,7 @@ graphql(`
     replyTo { id body author { handle } }
     repostOf { id body author { ...FallbackUserFields } }
     threadRoot { id body }
+    entities { kind start end text url user { ...FallbackUserFields } hashtag { id name postCount } }
   }
 `);
 
@@ -74,6 +75,18 @@ const Viewer = graphql(`
   }
 `);
 
+const Hashtag = graphql(`
+  query FallbackHashtag($name: String!, $first: Int, $after: String, $last: Int, $before: String) {
+    hashtag(name: $name) {
+      id name postCount
+      posts(first: $first, after: $after, last: $last, before: $before) {
+        edges { cursor node { ...FallbackPostFields } }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      }
+    }
+    trendingHashtags(first: 5) { authorCount hashtag { id name postCount posts(first: 2) { edges { node { ...FallbackPostFields } } } } }
+  }
+`);
 const CreatePost = graphql(`
   mutation FallbackCreatePost($input: CreatePostInput!) {
     createPost(input: $input) { __typename ... on Post { id } ... on Error { message } }
@@ -125,7 +138,7 @@ beforeAll(async () => {
   rootId = (await mutate(api.execute(CreatePost, { input: { body: "the root" } }, as(author)))).id!;
   const reply = (await mutate(api.execute(CreatePost, { input: { body: "a reply", replyToId: rootId } }, as(replier)))).id!;
   await mutate(api.execute(CreatePost, { input: { body: "a reply to the reply", replyToId: reply } }, as(author)));
-  for (let i = 0; i < 4; i++) await mutate(api.execute(CreatePost, { input: { body: `post ${i}` } }, as(author)));
+  for (let i = 0; i < 4; i++) await mutate(api.execute(CreatePost, { input: { body: `post ${i} #FbTag to @fb_viewer, see chirp.dev/${i}` } }, as(author)));
   await mutate(api.execute(Repost, { input: { postId: reply } }, as(author)));
   await mutate(api.execute(Like, { input: { postId: rootId } }, as(viewer)));
   await mutate(api.execute(Like, { input: { postId: rootId } }, as(replier)));
@@ -163,6 +176,16 @@ describe.each(viewers)("hot reads as %s never fall back to Prisma", (_who, who) 
     const { post } = await expectNoFallback(() => api.execute(Thread, { id: rootId }, { as: who() }));
     expect(post!.replies.edges[0]!.node.replies.edges).toHaveLength(1);
     expect(post!.likers.edges).toHaveLength(2);
+  });
+
+  it("hashtag with its posts, forwards and backwards, and the trending tags", async () => {
+    const first = await expectNoFallback(() => api.execute(Hashtag, { name: "#fbtag", first: 3 }, { as: who() }));
+    expect(first.hashtag!.posts.edges).toHaveLength(3);
+    expect(first.hashtag!.posts.edges[0]!.node.entities.map((e) => e.kind)).toEqual(["HASHTAG", "MENTION", "LINK"]);
+    expect(first.trendingHashtags).toHaveLength(1);
+    const next = await expectNoFallback(() => api.execute(Hashtag, { name: "fbtag", first: 3, after: first.hashtag!.posts.pageInfo.endCursor }, { as: who() }));
+    expect(next.hashtag!.posts.edges).toHaveLength(1);
+    await expectNoFallback(() => api.execute(Hashtag, { name: "FBTAG", last: 2 }, { as: who() }));
   });
 
   it("user with followers and following", async () => {

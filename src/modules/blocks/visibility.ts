@@ -58,6 +58,11 @@ const LIST_RULES: { [M in Prisma.ModelName]: ((hidden: number[]) => Where<M>) | 
   Session: null,
   RefreshToken: null,
   ApiToken: null,
+  // A tag's posts (Hashtag.posts): the author's.
+  PostHashtag: (hidden) => ({ authorId: { notIn: hidden } }),
+  // Nobody's: a tag belongs to no user, and a post's entities go with their post (Post.entities).
+  Hashtag: null,
+  PostEntity: null,
 };
 
 /** The condition a list of `model` adds for the viewer, or undefined when nothing is hidden. */

@@ -11,6 +11,7 @@ import {
   withdrawGrouped,
   withdrawGroupedCtes,
 } from "../notifications/notifications.service.js";
+import { dropEntities, replaceEntities, storeEntities } from "../entities/entities.service.js";
 
 type Db = PrismaClient;
 type Tx = Prisma.TransactionClient;
@@ -51,9 +52,6 @@ async function lockPost(tx: Tx, id: number) {
   return row;
 }
 
-/** The query with the row's id selected too, for a write that needs it after the row is made. */
-const withId = <Q extends { select?: object | null }>(query: Q) => (query.select ? { ...query, select: { ...query.select, id: true as const } } : query);
-
 export async function createPost<Q extends object>(db: Db, viewer: Viewer, input: { body: string; replyToId?: number | null }, query: Q) {
   const body = parseInput(z.object({ body: Body }), { body: input.body }).body;
   return db.$transaction(async (tx) => {
@@ -68,9 +66,11 @@ export async function createPost<Q extends object>(db: Db, viewer: Viewer, input
       await tx.post.update({ where: { id: parent.id }, data: { replyCount: { increment: 1 } }, select: { id: true } });
     }
     await tx.user.update({ where: { id: viewer.id }, data: { postCount: { increment: 1 } }, select: { id: true } });
-    const post = await tx.post.create({ ...withId(query), data: { authorId: viewer.id, body, ...thread } });
+    const post = await tx.post.create({ data: { authorId: viewer.id, body, ...thread }, select: { id: true, authorId: true, body: true, createdAt: true } });
+    await storeEntities(tx, viewer, post);
     if (parentAuthorId !== null) await notifyReply(tx, { postId: post.id, actorId: viewer.id, recipientId: parentAuthorId });
-    return post;
+    // Read once the entities are in, for a query that selects them.
+    return tx.post.findUniqueOrThrow({ ...query, where: { id: post.id } });
   });
 }
 
@@ -102,7 +102,9 @@ export async function editPost<Q extends object>(db: Db, viewer: Viewer, id: num
   if (post.repostOfId !== null) throw ValidationError.of("postId", "A repost has no text to edit");
   return db.$transaction(async (tx) => {
     if ((await lockPost(tx, id)).deleted) throw ValidationError.of("postId", "A deleted post cannot be edited");
-    return tx.post.update({ ...query, where: { id }, data: { body: parsed, editedAt: new Date() } });
+    const edited = await tx.post.update({ where: { id }, data: { body: parsed, editedAt: new Date() }, select: { id: true, authorId: true, body: true, createdAt: true } });
+    await replaceEntities(tx, viewer, edited);
+    return tx.post.findUniqueOrThrow({ ...query, where: { id } });
   });
 }
 
@@ -125,6 +127,8 @@ export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: n
       await tx.post.update({ where: { id: post.replyToId }, data: { replyCount: { decrement: 1 } }, select: { id: true } });
     }
     await tx.user.update({ where: { id: post.authorId }, data: { postCount: { decrement: 1 } }, select: { id: true } });
+    // Tags before notifications, as createPost takes them, so a post and a delete cannot deadlock.
+    await dropEntities(tx, id);
     await removePostNotifications(tx, id);
     return tx.post.update({
       ...query,
