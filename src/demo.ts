@@ -71,16 +71,16 @@ interface Rows {
   postHashtags: { id: string[]; postId: number[]; hashtagId: number[]; authorId: number[]; createdAt: string[] };
 }
 
-type Kind = "LIKE" | "REPLY" | "REPOST" | "FOLLOW";
+type Kind = "LIKE" | "REPLY" | "REPOST" | "FOLLOW" | "MENTION";
 const GROUPED = new Set<Kind>(["LIKE", "REPOST", "FOLLOW"]);
 /** Demo notifications older than this are read. */
 const READ_BEFORE = 3 * 86_400_000;
 
 /**
- * The notifications the write paths would have made for the demo's likes, reposts, replies and
- * follows, taken in time order: the same entries, windows, actors, order and counters.
+ * The notifications the write paths would have made for the demo's likes, reposts, replies, mentions
+ * and follows, taken in time order: the same entries, windows, actors, order and counters.
  */
-function generateNotifications(posts: Rows["posts"], likes: Rows["likes"], follows: Rows["follows"], now: number) {
+function generateNotifications(posts: Rows["posts"], likes: Rows["likes"], follows: Rows["follows"], entities: Rows["postEntities"], now: number) {
   const activities: { kind: Kind; recipientId: number; actorId: number; postId: number | null; at: number }[] = [];
   const authorOf = (postId: number) => posts.authorId[postId - 1]!;
   likes.userId.forEach((actorId, i) => {
@@ -94,6 +94,17 @@ function generateNotifications(posts: Rows["posts"], likes: Rows["likes"], follo
     const replyTo = posts.replyToId[i];
     if (repostOf != null) activities.push({ kind: "REPOST", recipientId: authorOf(repostOf), actorId, postId: repostOf, at });
     else if (replyTo != null) activities.push({ kind: "REPLY", recipientId: authorOf(replyTo), actorId, postId: id, at });
+  });
+  // As createPost: once per mentioned user and post, and not for the author a reply already tells.
+  const mentioned = new Set<string>();
+  entities.kind.forEach((kind, i) => {
+    const postId = entities.postId[i]!;
+    const recipientId = entities.userId[i];
+    const replyTo = posts.replyToId[postId - 1];
+    if (kind !== "MENTION" || recipientId == null || mentioned.has(`${postId}:${recipientId}`)) return;
+    if (replyTo != null && authorOf(replyTo) === recipientId) return;
+    mentioned.add(`${postId}:${recipientId}`);
+    activities.push({ kind: "MENTION", recipientId, actorId: posts.authorId[postId - 1]!, postId, at: Date.parse(posts.createdAt[postId - 1]!) });
   });
   follows.followerId.forEach((actorId, i) => {
     activities.push({ kind: "FOLLOW", recipientId: follows.followeeId[i]!, actorId, postId: null, at: Date.parse(follows.createdAt[i]!) });
@@ -253,7 +264,8 @@ export function generateDemoRows(size: DemoSize, now = Date.now()): Rows {
   const followTarget = Math.min(size.follows, Math.floor((userCount * (userCount - 1)) / 2));
   while (follows.followerId.length < followTarget) follow(1 + Math.floor(rand() * userCount), popular(userCount));
 
-  return { users, posts, likes, follows, ...generateNotifications(posts, likes, follows, now), ...entityRows(users, posts) };
+  const entities = entityRows(users, posts);
+  return { users, posts, likes, follows, ...generateNotifications(posts, likes, follows, entities.postEntities, now), ...entities };
 }
 
 /** The mentions, tags and links of the posts, parsed as createPost does, with the tags' counters. */

@@ -38,7 +38,7 @@ describe("demo data", () => {
     expect(replies / 900).toBeLessThan(0.25);
   });
 
-  it("has the notifications the write paths make for its likes, reposts, replies and follows, counters included", async () => {
+  it("has the notifications the write paths make for its likes, reposts, replies, mentions and follows, counters included", async () => {
     const drift = await api.db.$queryRaw<unknown[]>`
       SELECT n.id FROM notifications n
       WHERE n.actor_count <> (SELECT count(*) FROM notification_actors a WHERE a.notification_id = n.id)
@@ -55,11 +55,16 @@ describe("demo data", () => {
         (SELECT count(*) FROM notification_actors a JOIN notifications n ON n.id = a.notification_id JOIN follows f ON f.followee_id = n.recipient_id AND f.follower_id = a.actor_id WHERE n.kind = 'FOLLOW') AS followed,
         (SELECT count(*) FROM posts r JOIN posts p ON p.id = r.reply_to_id WHERE r.author_id <> p.author_id) AS replies,
         (SELECT count(*) FROM notifications n JOIN posts r ON r.id = n.post_id WHERE n.kind = 'REPLY' AND n.actor_count = 1) AS replied,
-        (SELECT count(*) FROM notifications WHERE kind = 'LIKE' AND actor_count > 1) AS grouped`;
+        (SELECT count(*) FROM notifications WHERE kind = 'LIKE' AND actor_count > 1) AS grouped,
+        (SELECT count(DISTINCT (e.post_id, e.user_id)) FROM post_entities e JOIN posts p ON p.id = e.post_id LEFT JOIN posts parent ON parent.id = p.reply_to_id
+           WHERE e.kind = 'MENTION' AND e.user_id <> p.author_id AND e.user_id IS DISTINCT FROM parent.author_id) AS mentions,
+        (SELECT count(*) FROM notifications WHERE kind = 'MENTION') AS mentioned`;
     expect(counts!.liked).toBe(counts!.likes);
     expect(counts!.followed).toBe(counts!.follows);
     expect(counts!.replied).toBe(counts!.replies);
     expect(counts!.grouped).toBeGreaterThan(0n);
+    expect(counts!.mentioned).toBe(counts!.mentions);
+    expect(counts!.mentions).toBeGreaterThan(0n);
   });
 
   it("lets the demo users log in and new rows take the next ids", async () => {

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { notifyMentions } from "../../src/modules/notifications/notifications.service.js";
 import { graphql } from "../gql/index.js";
 import type { NotificationKind } from "../gql/graphql.js";
 import { type As, type TestApi, type TestUser, globalId, testApi } from "../support/api.js";
@@ -456,18 +455,6 @@ describe("blocks and mutes", () => {
     expect((await inbox(muted)).entries.map((e) => e.kind)).toEqual(["LIKE"]);
   });
 
-  it("none from a mention of someone who blocked the author, or whom the author blocked", async () => {
-    const [author, blocker, blockedByAuthor, friend] = [await signUp("bm_author"), await signUp("bm_blocker"), await signUp("bm_blocked"), await signUp("bm_friend")];
-    await ok(api.execute(Block, { input: { userId: author.id } }, { as: blocker }));
-    await ok(api.execute(Block, { input: { userId: blockedByAuthor.id } }, { as: author }));
-    const postId = await post(author, "hi all");
-    const key = Number(Buffer.from(postId, "base64").toString().split(":")[1]);
-    await api.db.$transaction((tx) => notifyMentions(tx, { postId: key, actorId: author.dbId, userIds: [blocker.dbId, blockedByAuthor.dbId, friend.dbId] }));
-    expect((await inbox(blocker)).entries).toEqual([]);
-    expect((await inbox(blockedByAuthor)).entries).toEqual([]);
-    expect((await inbox(friend)).entries.map((e) => e.kind)).toEqual(["MENTION"]);
-  });
-
   it.each(["block", "mute"] as const)("a %s takes the other's part out of every entry of the recipient, with exact counts", async (how) => {
     const [author, gone, stays] = [await signUp(`forget_${how}_author`), await signUp(`forget_${how}_gone`), await signUp(`forget_${how}_stays`)];
     const [first, second] = [await post(author, "first"), await post(author, "second")];
@@ -578,15 +565,16 @@ describe("concurrency between recipients", () => {
   });
 });
 
+const EditPost = graphql(`
+  mutation NotificationsEditPost($input: EditPostInput!) { editPost(input: $input) { __typename } }
+`);
+
 describe("mentions", () => {
-  it("notifyMentions gives each mentioned user one entry per post, never the author, and none twice", async () => {
-    const [author, ana, ben] = [await signUp("mention_author"), await signUp("mention_ana"), await signUp("mention_ben")];
-    const postId = await post(author, "hello @ana and @ben");
-    const key = Number(Buffer.from(postId, "base64").toString().split(":")[1]);
-    const mention = (userIds: number[]) => api.db.$transaction((tx) => notifyMentions(tx, { postId: key, actorId: author.dbId, userIds }));
-    await mention([ana.dbId, ben.dbId, ana.dbId, author.dbId]);
-    await mention([ana.dbId]); // an edit that keeps the mention
-    for (const user of [ana, ben]) {
+  it("a post that mentions users gives each one entry, never the author, none twice, and edits add only the newly mentioned", async () => {
+    const [author, ana, ben, cy] = [await signUp("mention_author"), await signUp("mention_ana"), await signUp("mention_ben"), await signUp("mention_cy")];
+    const postId = await post(author, `hello @${ana.handle} and @${ben.handle}, @${ana.handle.toUpperCase()} again, and me: @${author.handle}`);
+    await ok(api.execute(EditPost, { input: { postId, body: `hello @${ana.handle} and @${cy.handle}` } }, { as: author }));
+    for (const user of [ana, ben, cy]) {
       const { unread, entries } = await inbox(user);
       expect(unread).toBe(1);
       expect(entries.map((e) => [e.kind, e.actorCount, e.post?.id, e.actors])).toEqual([["MENTION", 1, postId, [author.handle]]]);
@@ -596,9 +584,20 @@ describe("mentions", () => {
     expect(await inbox(ana)).toMatchObject({ unread: 0, entries: [] });
   });
 
-  it("a post that mentions a user notifies them through createPost", async () => {
-    const [author, ana] = [await signUp("mention2_author"), await signUp("mention2_ana")];
-    const postId = await post(author, `hi @${ana.handle}`);
-    expect((await inbox(ana)).entries.map((e) => [e.kind, e.post?.id])).toEqual([["MENTION", postId]]);
+  it("a reply that mentions the author it answers is one REPLY entry for them, not a reply and a mention", async () => {
+    const [author, replier] = [await signUp("mention_parent"), await signUp("mention_replier")];
+    const parent = await post(author, "question?");
+    const reply = await post(replier, `@${author.handle} answer`, parent);
+    expect((await inbox(author)).entries.map((e) => [e.kind, e.post?.id])).toEqual([["REPLY", reply]]);
+  });
+
+  it("a mention across a block, either way, notifies no one", async () => {
+    const [author, blocker, blockedByAuthor, friend] = [await signUp("mb_author"), await signUp("mb_blocker"), await signUp("mb_blocked"), await signUp("mb_friend")];
+    await ok(api.execute(Block, { input: { userId: author.id } }, { as: blocker }));
+    await ok(api.execute(Block, { input: { userId: blockedByAuthor.id } }, { as: author }));
+    await post(author, `hi @${blocker.handle} @${blockedByAuthor.handle} @${friend.handle}`);
+    expect((await inbox(blocker)).entries).toEqual([]);
+    expect((await inbox(blockedByAuthor)).entries).toEqual([]);
+    expect((await inbox(friend)).entries.map((e) => e.kind)).toEqual(["MENTION"]);
   });
 });

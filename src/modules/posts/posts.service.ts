@@ -6,6 +6,7 @@ import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../.
 import {
   notifyGrouped,
   notifyGroupedCtes,
+  notifyMentions,
   notifyReply,
   removePostNotifications,
   withdrawGrouped,
@@ -67,8 +68,10 @@ export async function createPost<Q extends object>(db: Db, viewer: Viewer, input
     }
     await tx.user.update({ where: { id: viewer.id }, data: { postCount: { increment: 1 } }, select: { id: true } });
     const post = await tx.post.create({ data: { authorId: viewer.id, body, ...thread }, select: { id: true, authorId: true, body: true, createdAt: true } });
-    await storeEntities(tx, viewer, post);
+    const { mentionedUserIds } = await storeEntities(tx, viewer, post);
     if (parentAuthorId !== null) await notifyReply(tx, { postId: post.id, actorId: viewer.id, recipientId: parentAuthorId });
+    // After the reply's: a mentioned parent author hears of the reply once.
+    await notifyMentions(tx, { postId: post.id, actorId: viewer.id, userIds: mentionedUserIds });
     // Read once the entities are in, for a query that selects them.
     return tx.post.findUniqueOrThrow({ ...query, where: { id: post.id } });
   });
@@ -103,7 +106,9 @@ export async function editPost<Q extends object>(db: Db, viewer: Viewer, id: num
   return db.$transaction(async (tx) => {
     if ((await lockPost(tx, id)).deleted) throw ValidationError.of("postId", "A deleted post cannot be edited");
     const edited = await tx.post.update({ where: { id }, data: { body: parsed, editedAt: new Date() }, select: { id: true, authorId: true, body: true, createdAt: true } });
-    await replaceEntities(tx, viewer, edited);
+    const { mentionedUserIds } = await replaceEntities(tx, viewer, edited);
+    // Only the newly mentioned hear of it; a mention taken out by the edit keeps its notification.
+    await notifyMentions(tx, { postId: id, actorId: viewer.id, userIds: mentionedUserIds });
     return tx.post.findUniqueOrThrow({ ...query, where: { id } });
   });
 }
