@@ -11,8 +11,8 @@ const CURSOR_TYPES = { int: "number", bigint: "bigint", uuid: "string" } as cons
  * another unique column of ids) into a keyset page. Prisma's own `cursor` looks the cursor's row up
  * first, so the page after a row deleted meanwhile (an unlike, an unfollow, an undone repost) would
  * come back empty. The sign of `take` gives the direction (negative: `last`/`before`). The cursor
- * must hold a key of `model`, checked
- * here, before the query is built into any statement; the `where` of the query and `where` are kept.
+ * must hold a key of `model`, checked here, before the query is built into any statement; the `where`
+ * of the query and `where` are kept.
  * Every list pages through here, so this is where blocks hide rows (modules/blocks/visibility.ts),
  * unless `blocked: "shown"`: a thread keeps its shape, its hidden posts showing as unavailable.
  */
