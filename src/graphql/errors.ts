@@ -69,6 +69,11 @@ function expectedError(error: unknown): GraphQLError | null {
   if (original instanceof DomainError) return located(original.message, { code: original.code });
   // Pothos rejects malformed cursors, IDs and page sizes with this class: all of them are the caller's input.
   if (original instanceof PothosValidationError) return located(original.message, { code: "BAD_USER_INPUT" });
+  // graphql-js coerces a field's arguments as it runs the field: a null variable for a non-null argument
+  // with a default (`trendingHashtags(first: $first)`, $first null) fails there, the caller's input.
+  if (graphqlError && original instanceof GraphQLError && /^Argument "\w+" of non-null type "[^"]+" must not be null\.$/.test(original.message)) {
+    return located(original.message, { code: "BAD_USER_INPUT" });
+  }
   // Errors we raise ourselves (badUserInput, unauthenticated, …) carry a code; a GraphQLError without one is a bug.
   if (original instanceof GraphQLError && typeof original.extensions.code === "string") {
     return graphqlError && graphqlError !== original ? located(original.message, original.extensions) : original;

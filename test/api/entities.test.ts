@@ -285,6 +285,10 @@ describe("trendingHashtags", () => {
 
   it("refuses a size out of range, and nested pages that multiply past the request's limit", async () => {
     for (const first of [0, 51]) expect(topLevelError(await api.execute(Trending, { first }, { as: alice })).code).toBe("BAD_USER_INPUT");
+    // An explicit null is no way past the limit: the argument is non-null with its default.
+    expect(topLevelError(await api.execute(Trending, { first: null }, { as: alice })).code).toBe("BAD_USER_INPUT");
+    const literal = await api.execute("query { trendingHashtags(first: null) { hashtag { posts(first: 100) { edges { node { likers(first: 49) { edges { node { id } } } } } } } } }", {}, { as: alice });
+    expect(topLevelError(literal).code).toBe("GRAPHQL_VALIDATION_FAILED");
     const nested = await api.execute(
       "query { trendingHashtags(first: 50) { hashtag { posts(first: 100) { edges { node { id } } } } } }",
       {},

@@ -103,9 +103,10 @@ builder.queryFields((t) => ({
   trendingHashtags: t.prismaField({
     type: [TrendingHashtag],
     description: `The tags the most people used in the last 24 hours, most first: an account counts once however often it posts a tag, suspended accounts not at all, and nor does anyone a block separates from the viewer. Ties go to the tag used most recently. At most ${MAX_TRENDING}.`,
-    args: { first: t.arg.int({ required: false, defaultValue: 10, description: `1–${MAX_TRENDING}.` }) },
+    // Non-null with a default: an explicit null would otherwise slip past the page-size check as 1.
+    args: { first: t.arg.int({ required: true, defaultValue: 10, description: `1–${MAX_TRENDING}.` }) },
     resolve: async (query, _root, args, ctx) => {
-      const first = args.first ?? 10;
+      const { first } = args;
       if (first < 1 || first > MAX_TRENDING) throw badUserInput(`\`first\` must be between 1 and ${MAX_TRENDING}, got ${first}.`);
       const ranked = await trendingHashtags(ctx.db, ctx.viewer, first);
       if (ranked.length === 0) return [];
