@@ -124,6 +124,17 @@ describe("Post.entities", () => {
     ]);
   });
 
+  it("takes a link with a scheme whatever its host, and no mention or tag inside it", async () => {
+    const created = await post(alice, "at http://localhost:3000/@bob_b, https://chirp.internal/@bob_b#x and http://10.0.0.1/@bob_b, ftp://files.test/@bob_b; hi @bob_b");
+    expectSlices(created);
+    expect(created.entities.map(({ kind, text, url }) => ({ kind, text, url }))).toEqual([
+      { kind: "LINK", text: "http://localhost:3000/@bob_b", url: "http://localhost:3000/@bob_b" },
+      { kind: "LINK", text: "https://chirp.internal/@bob_b#x", url: "https://chirp.internal/@bob_b#x" },
+      { kind: "LINK", text: "http://10.0.0.1/@bob_b", url: "http://10.0.0.1/@bob_b" },
+      { kind: "MENTION", text: "@bob_b", url: null },
+    ]);
+  });
+
   it("mentions only existing users, whatever the case of the handle; a list mentions its owner", async () => {
     const created = await post(bob, "@ALICE meet @nobody_at_all and @Carol/friends, not @a@b or x@carol");
     expectSlices(created);

@@ -9,8 +9,8 @@ import { setBlocked, setMuted } from "./blocks.service.js";
 
 // The viewer's relation to a user is in their credential's sets: these cost no statement.
 builder.prismaObjectFields("User", (t) => ({
-  viewerHasBlocked: t.boolean({ resolve: (user, _args, ctx) => ctx.viewer?.blocking.has(user.id) ?? false }),
-  viewerHasMuted: t.boolean({ description: "Only the viewer knows: a muted user is never told.", resolve: (user, _args, ctx) => ctx.viewer?.muting.has(user.id) ?? false }),
+  viewerHasBlocked: t.boolean({ description: "Whether the viewer has blocked this user (false when anonymous).", resolve: (user, _args, ctx) => ctx.viewer?.blocking.has(user.id) ?? false }),
+  viewerHasMuted: t.boolean({ description: "Whether the viewer has muted this user (false when anonymous). Only the viewer knows: a muted user is never told.", resolve: (user, _args, ctx) => ctx.viewer?.muting.has(user.id) ?? false }),
   blocksViewer: t.boolean({
     description: "Whether this user has blocked the viewer: their posts are then unavailable to the viewer, and the viewer cannot follow, reply to, like or repost them.",
     resolve: (user, _args, ctx) => ctx.viewer?.blockedBy.has(user.id) ?? false,

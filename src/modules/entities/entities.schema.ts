@@ -9,7 +9,10 @@ import { Post, PostConnection } from "../posts/posts.schema.js";
 import { User } from "../users/users.schema.js";
 import { MAX_TRENDING, hashtagLookupKey, trendingHashtags } from "./entities.service.js";
 
-export const EntityKind = builder.enumType("EntityKind", { values: ["MENTION", "HASHTAG", "LINK"] as const });
+export const EntityKind = builder.enumType("EntityKind", {
+  description: "What a PostEntity is: a @mention of a user, a #hashtag, or a link.",
+  values: ["MENTION", "HASHTAG", "LINK"] as const,
+});
 
 const HashtagId = nodeId("Hashtag");
 

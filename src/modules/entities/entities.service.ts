@@ -1,4 +1,5 @@
 import { type EntityKind, Prisma, type PrismaClient } from "@prisma/client";
+import { LinkifyIt } from "linkify-it";
 import twitter from "twitter-text";
 import type { Viewer } from "../auth/viewer.js";
 import { hiddenUsersSql, hides } from "../blocks/visibility.js";
@@ -30,13 +31,21 @@ export interface ParsedEntity {
   hashtag?: { name: string; key: string };
 }
 
+// Links with a scheme whatever their host (localhost, an address, a name without a known TLD), which
+// twitter-text takes only for hosts under a known TLD; e-mail addresses too, to keep mentions out of them.
+const schemeLinks = new LinkifyIt({ fuzzyLink: false, fuzzyIP: false });
+
 /**
  * Mentions, hashtags and links of a body, in order, as twitter-text extracts them: Unicode letters,
- * marks and digits in tags, nothing inside a URL or an e-mail address, overlaps removed. Cashtags
- * ($CHIRP) are not an entity of ours; a list (@alice/friends) is a mention of its owner.
+ * marks and digits in tags, nothing inside a URL or an e-mail address, overlaps removed. A link with
+ * a scheme that twitter-text does not see (http://localhost:3000/@dave) is found by linkify-it, and
+ * whatever twitter-text took inside it is not an entity. Cashtags ($CHIRP) are not an entity of ours;
+ * a list (@alice/friends) is a mention of its owner.
  */
 export function parseEntities(body: string): ParsedEntity[] {
   const entities: ParsedEntity[] = [];
+  const links = (schemeLinks.match(body) ?? []).map((m) => ({ start: m.index, end: m.lastIndex, schema: m.schema, url: m.url }));
+  const inLink = (start: number, end: number) => links.some((link) => start < link.end && end > link.start);
   for (const found of twitter.extractEntitiesWithIndices(body)) {
     const [start, end] = found.indices;
     if ("url" in found) {
@@ -44,6 +53,8 @@ export function parseEntities(body: string): ParsedEntity[] {
       const scheme = text.slice(0, 8).toLowerCase();
       const url = scheme.startsWith("http://") || scheme.startsWith("https://") ? text : `https://${text}`;
       entities.push({ kind: "LINK", start, end, text, url });
+    } else if (inLink(start, end)) {
+      continue;
     } else if ("screenName" in found) {
       const mentionEnd = start + 1 + found.screenName.length;
       entities.push({ kind: "MENTION", start, end: mentionEnd, text: body.slice(start, mentionEnd), handleKey: handleKey(found.screenName) });
@@ -54,7 +65,13 @@ export function parseEntities(body: string): ParsedEntity[] {
       entities.push({ kind: "HASHTAG", start, end, text: body.slice(start, end), hashtag: { name, key } });
     }
   }
-  return entities;
+  // The scheme links twitter-text missed, where no entity of its own is.
+  for (const link of links) {
+    if (link.schema === "mailto:" || entities.some((e) => e.kind === "LINK" && e.start < link.end && e.end > link.start)) continue;
+    if (!/^https?:$/i.test(link.schema)) continue;
+    entities.push({ kind: "LINK", start: link.start, end: link.end, text: body.slice(link.start, link.end), url: link.url });
+  }
+  return entities.sort((a, b) => a.start - b.start);
 }
 
 /** The post whose entities are written: its body (null for a repost), author and creation time. */

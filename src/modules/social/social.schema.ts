@@ -19,7 +19,7 @@ builder.mutationFields((t) => ({
     type: "User",
     description: "Stops following a user (idempotent) and returns them.",
     authScopes: { writer: true },
-    errors: { types: [NotFoundError, ForbiddenError] },
+    errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UnfollowInput }) },
     resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, UserId.key(input.userId), false, query),
   }),
