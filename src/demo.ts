@@ -1,5 +1,7 @@
 import type { Database, SqlSession } from "./db.js";
 import { hashPassword } from "./modules/auth/credentials.js";
+import { toViewer } from "./modules/auth/viewer.js";
+import { setBlocked, setMuted } from "./modules/blocks/blocks.service.js";
 import { groupKey, windowFor } from "./modules/notifications/notifications.service.js";
 import { parseEntities, postHashtagId } from "./modules/entities/entities.service.js";
 
@@ -449,5 +451,29 @@ export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): P
   } finally {
     await session.release();
   }
+  await blockAndMute(db);
   return { users: users.id.length, posts: posts.id.length, likes: likes.userId.length, follows: follows.followerId.length };
+}
+
+/** Who blocks and who mutes whom in the demo: named users other than alice and bob, whom the benchmark reads as. */
+const DEMO_BLOCKS = [["heidi", "ivan"], ["judy", "dave"]] as const;
+const DEMO_MUTES = [["grace", "frank"], ["erin", "carol"]] as const;
+
+/**
+ * The demo's blocks and mutes, made by the services the mutations use (notifications forgotten
+ * included). A block between two who follow each other either way is left out, so the data keeps
+ * the follows its size says (the benchmark checks them).
+ */
+async function blockAndMute(db: Database) {
+  const named = await db.prisma.user.findMany({ where: { handleKey: { in: NAMED_USERS.map(([handle]) => handle) } }, select: { id: true, handleKey: true, role: true } });
+  const byHandle = new Map(named.map((u) => [u.handleKey, u]));
+  for (const [pairs, set] of [[DEMO_BLOCKS, setBlocked], [DEMO_MUTES, setMuted]] as const) {
+    for (const [from, to] of pairs) {
+      const [actor, other] = [byHandle.get(from)!, byHandle.get(to)!];
+      const follows = await db.prisma.follow.count({ where: { OR: [{ followerId: actor.id, followeeId: other.id }, { followerId: other.id, followeeId: actor.id }] } });
+      if (set === setBlocked && follows > 0) continue;
+      const viewer = toViewer({ ...actor, blocking: [], blockedBy: [], muting: [] }, { canRead: true, canWrite: true, sessionId: null });
+      await set(db.prisma, viewer, other.id, true, { select: { id: true } });
+    }
+  }
 }

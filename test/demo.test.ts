@@ -47,17 +47,24 @@ describe("demo data", () => {
       SELECT u.id FROM users u LEFT JOIN notification_inboxes i ON i.user_id = u.id
       WHERE coalesce(i.unread_count, 0) <> (SELECT count(*) FROM notifications n WHERE n.recipient_id = u.id AND n.first_unread_seq IS NOT NULL)`;
     expect(drift).toEqual([]);
+    // Blocks and mutes (made after the rest, as the mutations make them) took their pairs' parts out.
     const [counts] = await api.db.$queryRaw<Record<string, bigint>[]>`
+      WITH silenced(recipient_id, actor_id) AS (
+        SELECT blocker_id, blocked_id FROM blocks UNION SELECT blocked_id, blocker_id FROM blocks UNION SELECT muter_id, muted_id FROM mutes
+      )
       SELECT
-        (SELECT count(*) FROM likes l JOIN posts p ON p.id = l.post_id WHERE l.user_id <> p.author_id) AS likes,
+        (SELECT count(*) FROM likes l JOIN posts p ON p.id = l.post_id WHERE l.user_id <> p.author_id
+           AND (p.author_id, l.user_id) NOT IN (SELECT * FROM silenced)) AS likes,
         (SELECT count(*) FROM notification_actors a JOIN notifications n ON n.id = a.notification_id JOIN likes l ON l.post_id = n.post_id AND l.user_id = a.actor_id WHERE n.kind = 'LIKE') AS liked,
-        (SELECT count(*) FROM follows) AS follows,
+        (SELECT count(*) FROM follows f WHERE (f.followee_id, f.follower_id) NOT IN (SELECT * FROM silenced)) AS follows,
         (SELECT count(*) FROM notification_actors a JOIN notifications n ON n.id = a.notification_id JOIN follows f ON f.followee_id = n.recipient_id AND f.follower_id = a.actor_id WHERE n.kind = 'FOLLOW') AS followed,
-        (SELECT count(*) FROM posts r JOIN posts p ON p.id = r.reply_to_id WHERE r.author_id <> p.author_id) AS replies,
+        (SELECT count(*) FROM posts r JOIN posts p ON p.id = r.reply_to_id WHERE r.author_id <> p.author_id
+           AND (p.author_id, r.author_id) NOT IN (SELECT * FROM silenced)) AS replies,
         (SELECT count(*) FROM notifications n JOIN posts r ON r.id = n.post_id WHERE n.kind = 'REPLY' AND n.actor_count = 1) AS replied,
         (SELECT count(*) FROM notifications WHERE kind = 'LIKE' AND actor_count > 1) AS grouped,
         (SELECT count(DISTINCT (e.post_id, e.user_id)) FROM post_entities e JOIN posts p ON p.id = e.post_id LEFT JOIN posts parent ON parent.id = p.reply_to_id
-           WHERE e.kind = 'MENTION' AND e.user_id <> p.author_id AND e.user_id IS DISTINCT FROM parent.author_id) AS mentions,
+           WHERE e.kind = 'MENTION' AND e.user_id <> p.author_id AND e.user_id IS DISTINCT FROM parent.author_id
+             AND (e.user_id, p.author_id) NOT IN (SELECT * FROM silenced)) AS mentions,
         (SELECT count(*) FROM notifications WHERE kind = 'MENTION') AS mentioned`;
     expect(counts!.liked).toBe(counts!.likes);
     expect(counts!.followed).toBe(counts!.follows);
@@ -65,6 +72,18 @@ describe("demo data", () => {
     expect(counts!.grouped).toBeGreaterThan(0n);
     expect(counts!.mentioned).toBe(counts!.mentions);
     expect(counts!.mentions).toBeGreaterThan(0n);
+  });
+
+  it("has blocks and mutes, made as the mutations make them: nothing of one in the other's notifications", async () => {
+    const [counts] = await api.db.$queryRaw<Record<string, bigint>[]>`
+      SELECT (SELECT count(*) FROM blocks) AS blocks, (SELECT count(*) FROM mutes) AS mutes,
+        (SELECT count(*) FROM blocks b JOIN notifications n ON n.recipient_id IN (b.blocker_id, b.blocked_id)
+           JOIN notification_actors a ON a.notification_id = n.id AND a.actor_id IN (b.blocker_id, b.blocked_id) AND a.actor_id <> n.recipient_id) AS across_blocks,
+        (SELECT count(*) FROM mutes m JOIN notifications n ON n.recipient_id = m.muter_id
+           JOIN notification_actors a ON a.notification_id = n.id AND a.actor_id = m.muted_id) AS from_muted`;
+    expect(counts!.blocks + counts!.mutes).toBeGreaterThan(0n);
+    expect(counts!.mutes).toBe(2n);
+    expect([counts!.across_blocks, counts!.from_muted]).toEqual([0n, 0n]);
   });
 
   it("lets the demo users log in and new rows take the next ids", async () => {
