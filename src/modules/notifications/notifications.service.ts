@@ -90,8 +90,8 @@ export function notifyGroupedCtes(kind: GroupedKind, actorId: number, source: Pr
         first_unread_seq = coalesce(notifications.first_unread_seq, excluded.seq)
       RETURNING id, recipient_id, first_unread_seq = seq AS became_unread
     ), n_actor AS (
-      INSERT INTO notification_actors (notification_id, actor_id, created_at)
-      SELECT e.id, ${actorId}, k.at FROM n_entry e JOIN n_key k ON k.recipient_id = e.recipient_id RETURNING id
+      INSERT INTO notification_actors (notification_id, actor_id, created_at, seq)
+      SELECT e.id, ${actorId}, k.at, k.seq FROM n_entry e JOIN n_key k ON k.recipient_id = e.recipient_id RETURNING id
     ), n_inbox AS (
       INSERT INTO notification_inboxes (user_id, unread_count) SELECT recipient_id, 1 FROM n_entry WHERE became_unread
       ON CONFLICT (user_id) DO UPDATE SET unread_count = notification_inboxes.unread_count + 1 RETURNING user_id
@@ -164,9 +164,9 @@ async function notifySingle(tx: Tx, kind: "REPLY" | "MENTION", postId: number, a
       SELECT recipient_id, ${KINDS[kind]}, ${postId}, ${kind} || ':' || ${postId}::int, seq, seq, 1, at
       FROM (SELECT s.*, ${NEXT_SEQ} AS seq FROM n_source s ORDER BY recipient_id) s
       ON CONFLICT (recipient_id, group_key) DO NOTHING
-      RETURNING id, recipient_id, latest_at
+      RETURNING id, recipient_id, latest_at, seq
     ), n_actor AS (
-      INSERT INTO notification_actors (notification_id, actor_id, created_at) SELECT id, ${actorId}, latest_at FROM n_entry RETURNING id
+      INSERT INTO notification_actors (notification_id, actor_id, created_at, seq) SELECT id, ${actorId}, latest_at, seq FROM n_entry RETURNING id
     )
     INSERT INTO notification_inboxes (user_id, unread_count) SELECT recipient_id, 1 FROM n_entry ORDER BY recipient_id
     ON CONFLICT (user_id) DO UPDATE SET unread_count = notification_inboxes.unread_count + 1`;
