@@ -66,7 +66,7 @@ interface Rows {
     id: number[]; recipientId: number[]; kind: string[]; postId: (number | null)[]; groupKey: string[]; windowStart: (string | null)[];
     seq: number[]; firstUnreadSeq: (number | null)[]; actorCount: number[]; latestAt: string[];
   };
-  notificationActors: { notificationId: number[]; actorId: number[]; createdAt: string[] };
+  notificationActors: { notificationId: number[]; actorId: number[]; createdAt: string[]; seq: number[] };
   notificationInboxes: { userId: number[]; unreadCount: number[] };
   hashtags: { id: number[]; name: string[]; nameKey: string[]; postCount: number[]; createdAt: string[] };
   postEntities: { postId: number[]; start: number[]; end: number[]; kind: string[]; text: string[]; userId: (number | null)[]; url: (string | null)[]; hashtagId: (number | null)[] };
@@ -114,7 +114,7 @@ function generateNotifications(posts: Rows["posts"], likes: Rows["likes"], follo
   activities.sort((a, b) => a.at - b.at); // stable: same-time activities keep the order above
 
   const n: Rows["notifications"] = { id: [], recipientId: [], kind: [], postId: [], groupKey: [], windowStart: [], seq: [], firstUnreadSeq: [], actorCount: [], latestAt: [] };
-  const actors: Rows["notificationActors"] = { notificationId: [], actorId: [], createdAt: [] };
+  const actors: Rows["notificationActors"] = { notificationId: [], actorId: [], createdAt: [], seq: [] };
   const latestWindow = new Map<string, { start: number; entry: number }>();
   const open = (kind: Kind, recipientId: number, postId: number | null, start: number | null) => {
     const row = { id: n.id.length + 1, recipientId, kind, postId, groupKey: groupKey(kind, postId, start), windowStart: start === null ? null : new Date(start).toISOString() };
@@ -148,6 +148,7 @@ function generateNotifications(posts: Rows["posts"], likes: Rows["likes"], follo
     actors.notificationId.push(entry + 1);
     actors.actorId.push(actorId);
     actors.createdAt.push(new Date(at).toISOString());
+    actors.seq.push(seq);
   }
   const unread = new Map<number, number>();
   n.id.forEach((_, i) => {
@@ -403,6 +404,7 @@ export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): P
       notification_id: { type: "int", values: notificationActors.notificationId },
       actor_id: { type: "int", values: notificationActors.actorId },
       created_at: { type: "timestamp", values: notificationActors.createdAt },
+      seq: { type: "int", values: notificationActors.seq },
     });
     await bulkInsert(session, "notification_inboxes", {
       user_id: { type: "int", values: notificationInboxes.userId },

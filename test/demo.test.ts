@@ -43,6 +43,8 @@ describe("demo data", () => {
       SELECT n.id FROM notifications n
       WHERE n.actor_count <> (SELECT count(*) FROM notification_actors a WHERE a.notification_id = n.id)
          OR n.latest_at <> (SELECT max(a.created_at) FROM notification_actors a WHERE a.notification_id = n.id)
+         OR n.seq <> (SELECT max(a.seq) FROM notification_actors a WHERE a.notification_id = n.id)
+         OR n.first_unread_seq > n.seq
       UNION ALL
       SELECT u.id FROM users u LEFT JOIN notification_inboxes i ON i.user_id = u.id
       WHERE coalesce(i.unread_count, 0) <> (SELECT count(*) FROM notifications n WHERE n.recipient_id = u.id AND n.first_unread_seq IS NOT NULL)`;

@@ -231,9 +231,10 @@ describe("grouping", () => {
     await ok(api.execute(UndoRepost, { input: { postId } }, { as: fans[0]! }));
     await ok(api.execute(Unfollow, { input: { userId: author.id } }, { as: fans[1]! }));
     ({ entries } = await inbox(author));
+    // The follows' latest actor left: that entry falls back to its other follow, older than the repost left.
     expect(entries.map((e) => [e.kind, e.actorCount, e.actors])).toEqual([
-      ["FOLLOW", 1, [fans[0]!.handle]],
       ["REPOST", 1, [fans[1]!.handle]],
+      ["FOLLOW", 1, [fans[0]!.handle]],
     ]);
     // Deleting the repost itself is undoing it.
     const { repost } = await ok(api.execute(Repost, { input: { postId } }, { as: fans[1]! }));
@@ -361,6 +362,114 @@ describe("read state and the unread count", () => {
     ({ unread, entries } = await inbox(author));
     expect(entries.map((e) => e.post?.id)).toEqual([replyToKept, kept]);
     expect(unread).toBe(1);
+  });
+});
+
+describe("taking activity back after a read", () => {
+  type Step = (actor: TestUser, recipient: TestUser, postId: string) => Promise<unknown>;
+  const repost: Step = (actor, _r, postId) => ok(api.execute(Repost, { input: { postId } }, { as: actor }));
+  const cases: [string, NotificationKind, Step, Step][] = [
+    ["like, unlike", "LIKE", (a, _r, p) => like(a, p), (a, _r, p) => unlike(a, p)],
+    ["follow, unfollow", "FOLLOW", (a, r) => follow(a, r.id), (a, r) => ok(api.execute(Unfollow, { input: { userId: r.id } }, { as: a }))],
+    ["repost, undoRepost", "REPOST", repost, (a, _r, postId) => ok(api.execute(UndoRepost, { input: { postId } }, { as: a }))],
+    ["like, then the recipient blocks the liker", "LIKE", (a, _r, p) => like(a, p), (a, r) => ok(api.execute(Block, { input: { userId: a.id } }, { as: r }))],
+    ["like, then the recipient mutes the liker", "LIKE", (a, _r, p) => like(a, p), (a, r) => ok(api.execute(Mute, { input: { userId: a.id } }, { as: r }))],
+  ];
+
+  it.each(cases)("%s: the entry is read again, back in its place by time, and the count back", async (_name, kind, act, undo) => {
+    const [recipient, bob, zby, other, carol] = [await signUp("back_r"), await signUp("back_bob"), await signUp("back_zby"), await signUp("back_other"), await signUp("back_carol")];
+    const [subject, later] = [await post(recipient, "subject"), await post(recipient, "later")];
+    await act(bob, recipient, subject);
+    await act(zby, recipient, subject);
+    await like(other, later); // an entry with later activity, above the subject's
+    await markRead(recipient);
+    const before = await inbox(recipient);
+    expect(before.unread).toBe(0);
+    expect(before.entries.map((e) => [e.kind, e.actors, e.isRead])).toEqual([
+      ["LIKE", [other.handle], true],
+      [kind, [zby.handle, bob.handle], true],
+    ]);
+
+    await act(carol, recipient, subject);
+    const during = await inbox(recipient);
+    expect(during.unread).toBe(1);
+    expect(during.entries.map((e) => [e.kind, e.actors[0], e.isRead])).toEqual([
+      [kind, carol.handle, false],
+      ["LIKE", other.handle, true],
+    ]);
+
+    await undo(carol, recipient, subject);
+    // As if carol had never acted: cursors (the entries' seqs) and times included.
+    const after = await inbox(recipient);
+    expect(after).toEqual(before);
+    const times = after.entries.map((e) => Date.parse(e.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    // Paging meets each entry once.
+    const first = await inbox(recipient, { first: 1 });
+    const second = await inbox(recipient, { first: 1, after: first.pageInfo.endCursor! });
+    expect([...first.entries, ...second.entries].map((e) => e.id)).toEqual(before.entries.map((e) => e.id));
+    expect(second.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it("taking back an actor who is not the only unread one leaves the entry unread, at its latest remaining activity", async () => {
+    const [r, b, c, d, e, f] = [await signUp("keep_r"), await signUp("keep_bob"), await signUp("keep_carol"), await signUp("keep_dan"), await signUp("keep_eve"), await signUp("keep_fay")];
+    const [subject, later] = [await post(r, "subject"), await post(r, "later")];
+    await like(b, subject);
+    await like(e, later);
+    await markRead(r);
+
+    // Two unread likes: taking back the earlier of them changes nothing but the actors.
+    await like(c, subject);
+    await like(d, subject);
+    const both = await inbox(r);
+    await unlike(c, subject);
+    let now = await inbox(r);
+    expect(now.unread).toBe(1);
+    expect(now.entries.map((x) => [x.post?.id, x.actors, x.isRead])).toEqual([
+      [subject, [d.handle, b.handle], false],
+      [later, [e.handle], true],
+    ]);
+    expect(now.entries[0]!.createdAt).toBe(both.entries[0]!.createdAt);
+    expect(now.entries[0]!.cursor).toBe(both.entries[0]!.cursor);
+
+    // Carol again, then later activity elsewhere, then dan: dan's leaving moves the entry down to
+    // carol's like, below the other entry's, and it stays unread (carol's like is unread).
+    await unlike(d, subject);
+    await like(c, subject);
+    await like(f, later);
+    await like(d, subject);
+    expect((await inbox(r)).entries.map((x) => x.post?.id)).toEqual([subject, later]);
+    await unlike(d, subject);
+    now = await inbox(r);
+    expect(now.unread).toBe(2);
+    expect(now.entries.map((x) => [x.post?.id, x.actors, x.isRead])).toEqual([
+      [later, [f.handle, e.handle], false],
+      [subject, [c.handle, b.handle], false],
+    ]);
+    // Carol leaves too: nothing unread is left in it.
+    await unlike(c, subject);
+    now = await inbox(r);
+    expect(now.unread).toBe(1);
+    expect(now.entries.map((x) => [x.post?.id, x.actors, x.isRead])).toEqual([
+      [later, [f.handle, e.handle], false],
+      [subject, [b.handle], true],
+    ]);
+  });
+
+  it("an entry whose latest actor leaves moves down: a page after one that showed it can show it again", async () => {
+    const [r, a, b] = [await signUp("down_r"), await signUp("down_a"), await signUp("down_b")];
+    const posts = [await post(r, "p0"), await post(r, "p1"), await post(r, "p2")];
+    await like(a, posts[2]!);
+    await like(a, posts[0]!);
+    await like(a, posts[1]!);
+    await like(b, posts[2]!);
+    const first = await inbox(r, { first: 2 });
+    expect(first.entries.map((x) => x.post?.id)).toEqual([posts[2], posts[1]]);
+    // b's like was the latest of the top entry: it falls back to a's, the oldest, below the page's end.
+    await unlike(b, posts[2]!);
+    const second = await inbox(r, { first: 2, after: first.pageInfo.endCursor! });
+    expect(second.entries.map((x) => x.post?.id)).toEqual([posts[0], posts[2]]);
+    expect((await inbox(r)).entries.map((x) => x.post?.id)).toEqual([posts[1], posts[0], posts[2]]);
   });
 });
 
@@ -530,6 +639,20 @@ describe("concurrency", () => {
     ]);
     // Exact whichever way the races went: the counter equals the entries shown unread.
     expect(last.unread).toBe(last.entries.filter((e) => !e.isRead).length);
+    // Concurrent unlikes of the latest likers: each entry's seq and time are its latest remaining actor's.
+    await Promise.all(fans.slice(5, 10).map((fan) => api.execute(Unlike, { input: { postId } }, { as: fan })));
+    const drift = await api.db.$queryRaw<unknown[]>`
+      SELECT n.id FROM notifications n WHERE n.recipient_id = ${author.dbId} AND (
+        n.seq <> (SELECT max(a.seq) FROM notification_actors a WHERE a.notification_id = n.id)
+        OR n.latest_at <> (SELECT max(a.created_at) FROM notification_actors a WHERE a.notification_id = n.id)
+        OR n.actor_count <> (SELECT count(*) FROM notification_actors a WHERE a.notification_id = n.id))`;
+    expect(drift).toEqual([]);
+    const end = await inbox(author);
+    expect(end.entries.map((e) => [e.kind, e.actorCount])).toEqual([
+      ["LIKE", 5],
+      ["FOLLOW", 30],
+    ]);
+    expect(end.unread).toBe(end.entries.filter((e) => !e.isRead).length);
   });
 });
 

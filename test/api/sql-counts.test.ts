@@ -354,19 +354,19 @@ beforeAll(async () => {
       latestAt: new Date(),
       firstUnreadSeq: i % 3 ? 1 : null,
     })),
-    select: { id: true },
+    select: { id: true, seq: true },
   });
   const grouped = await db.notification.createManyAndReturn({
     data: [
       { recipientId: viewer.dbId, kind: "LIKE" as const, postId: viewerPost!.id, groupKey: "LIKE:bulk", windowStart: new Date(), actorCount: BULK, latestAt: new Date() },
       { recipientId: viewer.dbId, kind: "FOLLOW" as const, groupKey: "FOLLOW:bulk", windowStart: new Date(), actorCount: BULK, latestAt: new Date() },
     ],
-    select: { id: true },
+    select: { id: true, seq: true },
   });
   await db.notificationActor.createMany({
     data: [
-      ...grouped.flatMap((entry) => fans.map((fan) => ({ notificationId: entry.id, actorId: fan.id }))),
-      ...mentions.map((entry, i) => ({ notificationId: entry.id, actorId: fans[i]!.id })),
+      ...grouped.flatMap((entry) => fans.map((fan) => ({ notificationId: entry.id, actorId: fan.id, seq: entry.seq }))),
+      ...mentions.map((entry, i) => ({ notificationId: entry.id, actorId: fans[i]!.id, seq: entry.seq })),
     ],
   });
   await db.notificationInbox.create({ data: { userId: viewer.dbId, unreadCount: 40 } });

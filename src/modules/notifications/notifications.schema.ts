@@ -46,7 +46,8 @@ export const Notification = builder.prismaNode("Notification", {
 const NotificationConnection = builder.connectionObject({ type: Notification, name: "NotificationConnection" }, { name: "NotificationEdge" });
 
 // Entries page by seq, which every new activity raises: an entry that moves to the top is never met
-// again further down, and one entry is one row, so a page never splits it.
+// again further down, and one entry is one row, so a page never splits it. An entry whose latest actor
+// leaves falls back to the seq of the latest remaining one, and may be met again below (README).
 const notifications = prismaConnectionHelpers(builder, "Notification", { cursor: "seq", query: { orderBy: { seq: "desc" } } });
 
 // Actors page over the entry's actor rows, newest first, and yield the users.

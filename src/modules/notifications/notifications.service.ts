@@ -90,8 +90,8 @@ export function notifyGroupedCtes(kind: GroupedKind, actorId: number, source: Pr
         first_unread_seq = coalesce(notifications.first_unread_seq, excluded.seq)
       RETURNING id, recipient_id, first_unread_seq = seq AS became_unread
     ), n_actor AS (
-      INSERT INTO notification_actors (notification_id, actor_id, created_at)
-      SELECT e.id, ${actorId}, k.at FROM n_entry e JOIN n_key k ON k.recipient_id = e.recipient_id RETURNING id
+      INSERT INTO notification_actors (notification_id, actor_id, created_at, seq)
+      SELECT e.id, ${actorId}, k.at, k.seq FROM n_entry e JOIN n_key k ON k.recipient_id = e.recipient_id RETURNING id
     ), n_inbox AS (
       INSERT INTO notification_inboxes (user_id, unread_count) SELECT recipient_id, 1 FROM n_entry WHERE became_unread
       ON CONFLICT (user_id) DO UPDATE SET unread_count = notification_inboxes.unread_count + 1 RETURNING user_id
@@ -100,30 +100,48 @@ export function notifyGroupedCtes(kind: GroupedKind, actorId: number, source: Pr
 
 /**
  * CTEs that take `actorId` out of the entries `where` selects (a condition on `n`, the entry, and
- * the tables `from` adds): an entry left without actors goes, the others count one fewer and keep
- * their place in the list. The entries are locked first, in id order, and read as they are now.
+ * the tables `from` adds), as if they had never acted: an entry left without actors goes; the
+ * others count one fewer and take back the seq and time of their latest remaining actor (moving
+ * down the list when the one leaving was the latest), and an entry none of whose remaining actors
+ * acted at or after its first unread seq is read again, one fewer in the recipient's unread count.
+ * The entries are locked first, in id order, and read as they are now.
  */
 export function withdrawActorCtes(actorId: number, where: Prisma.Sql, from: Prisma.Sql = Prisma.empty) {
   return Prisma.sql`
     r_entry AS (
-      SELECT n.id, n.recipient_id, n.actor_count, n.latest_at, n.first_unread_seq
+      SELECT n.id, n.recipient_id, n.actor_count, n.seq, n.latest_at, n.first_unread_seq
       FROM notifications n JOIN notification_actors a ON a.notification_id = n.id AND a.actor_id = ${actorId}${from}
       WHERE ${where} ORDER BY n.id FOR UPDATE OF n
     ), r_actor AS (
       DELETE FROM notification_actors a USING r_entry e WHERE a.notification_id = e.id AND a.actor_id = ${actorId}
-      RETURNING e.id, e.recipient_id, e.actor_count, e.latest_at, e.first_unread_seq, a.created_at
+      RETURNING e.id, e.recipient_id, e.actor_count, e.seq, e.latest_at, e.first_unread_seq, a.id AS actor_row, a.seq AS actor_seq
     ), r_gone AS (
       DELETE FROM notifications n USING r_actor r WHERE n.id = r.id AND r.actor_count = 1
       RETURNING r.recipient_id, r.first_unread_seq IS NOT NULL AS unread
     ), r_kept AS (
-      -- Everyone who joined after this actor is still counted in latest_at; only when it was the
-      -- latest is latest_at read again from the others, who all joined before and are visible.
-      UPDATE notifications n SET actor_count = r.actor_count - 1, latest_at = CASE WHEN r.latest_at > r.created_at THEN r.latest_at
-        ELSE (SELECT max(x.created_at) FROM notification_actors x WHERE x.notification_id = r.id AND x.actor_id <> ${actorId}) END
-      FROM r_actor r WHERE n.id = r.id AND r.actor_count > 1 RETURNING n.id
+      -- The entry's seq is its latest actor's (writes to one entry draw their seqs under the lock of
+      -- its subject, so seq, id and time grow together). A later actor than this one is still in it
+      -- (the entry row, locked, is read as it is now): it keeps its seq and time. Else the latest of
+      -- the others, who all joined before this one, is read under a row lock, which passes over an
+      -- actor someone took out since this statement's snapshot.
+      UPDATE notifications n SET actor_count = r.actor_count - 1,
+        seq = CASE WHEN r.seq > r.actor_seq THEN r.seq ELSE p.seq END,
+        latest_at = CASE WHEN r.seq > r.actor_seq THEN r.latest_at ELSE p.created_at END,
+        first_unread_seq = CASE WHEN r.seq > r.actor_seq OR p.seq >= r.first_unread_seq THEN r.first_unread_seq END
+      FROM r_actor r LEFT JOIN LATERAL (
+        SELECT x.seq, x.created_at FROM notification_actors x
+        WHERE r.seq <= r.actor_seq AND x.notification_id = r.id AND x.id <> r.actor_row
+        ORDER BY x.seq DESC, x.created_at DESC, x.id DESC LIMIT 1 FOR SHARE
+      ) p ON true
+      WHERE n.id = r.id AND r.actor_count > 1
+      RETURNING n.recipient_id, r.first_unread_seq IS NOT NULL AND n.first_unread_seq IS NULL AS became_read
     ), r_inbox AS (
       UPDATE notification_inboxes i SET unread_count = i.unread_count - g.n
-      FROM (SELECT recipient_id, count(*)::int AS n FROM r_gone WHERE unread GROUP BY recipient_id) g
+      FROM (
+        SELECT recipient_id, count(*)::int AS n
+        FROM (SELECT recipient_id FROM r_gone WHERE unread UNION ALL SELECT recipient_id FROM r_kept WHERE became_read) u
+        GROUP BY recipient_id
+      ) g
       WHERE i.user_id = g.recipient_id RETURNING i.user_id
     )`;
 }
@@ -164,9 +182,9 @@ async function notifySingle(tx: Tx, kind: "REPLY" | "MENTION", postId: number, a
       SELECT recipient_id, ${KINDS[kind]}, ${postId}, ${kind} || ':' || ${postId}::int, seq, seq, 1, at
       FROM (SELECT s.*, ${NEXT_SEQ} AS seq FROM n_source s ORDER BY recipient_id) s
       ON CONFLICT (recipient_id, group_key) DO NOTHING
-      RETURNING id, recipient_id, latest_at
+      RETURNING id, recipient_id, latest_at, seq
     ), n_actor AS (
-      INSERT INTO notification_actors (notification_id, actor_id, created_at) SELECT id, ${actorId}, latest_at FROM n_entry RETURNING id
+      INSERT INTO notification_actors (notification_id, actor_id, created_at, seq) SELECT id, ${actorId}, latest_at, seq FROM n_entry RETURNING id
     )
     INSERT INTO notification_inboxes (user_id, unread_count) SELECT recipient_id, 1 FROM n_entry ORDER BY recipient_id
     ON CONFLICT (user_id) DO UPDATE SET unread_count = notification_inboxes.unread_count + 1`;
