@@ -22,23 +22,23 @@ export async function prepareDatabase(url: string, options: { reset: boolean; lo
     const { applied } = await migrate(db);
     if (applied.length > 0) options.log(`applied migrations: ${applied.join(", ")}`);
     const session = await db.session();
-    let silenced: { newlyBlocked: number[]; newlyMuted: number[] } = { newlyBlocked: [], newlyMuted: [] };
+    let fixtures: Awaited<ReturnType<typeof ensureFixtures>>;
     try {
       await ensureData(session, options.log, () => loadDemoData(db, BENCH_SIZE));
-      const { added, newlyBlocked, newlyMuted, ...picks } = await ensureFixtures(session, BENCH_SIZE);
-      silenced = { newlyBlocked, newlyMuted };
-      if (added.length > 0) options.log(`added ${added.join(" and ")}`);
-      await resetLike(session, picks);
-      // The like scenario is the only writer of likes, and a run stopped midway may leave its like behind: count them once it is undone.
-      const { likes } = await countRows(session);
-      if (likes !== BENCH_SIZE.likes) throw new BenchStop(`The bench database holds other data (likes: ${likes}, expected ${BENCH_SIZE.likes}). Rerun with --reset to reload it.`);
+      fixtures = await ensureFixtures(session, BENCH_SIZE);
+      if (fixtures.added.length > 0) options.log(`added ${fixtures.added.join(" and ")}`);
       await session.exec(await readFile(new URL("./peers/bench_peer.sql", import.meta.url), "utf8"));
-      return picks;
     } finally {
       await session.release();
-      // What the block and mute mutations do to notifications, for the fixture's blocks and mutes (the pool's one connection is free now).
-      await forgetSilenced(db, silenced);
     }
+    // Through Prisma and the services, now that the pool's one connection is free.
+    const { added: _added, newlyBlocked, newlyMuted, ...picks } = fixtures;
+    await forgetSilenced(db, { newlyBlocked, newlyMuted });
+    await resetLike(db.prisma, picks);
+    // The like scenario is the only writer of likes, and a run stopped midway may leave its like behind: count them once it is undone.
+    const [{ likes }] = await db.prisma.$queryRaw<[{ likes: number }]>`SELECT count(*)::int AS likes FROM likes`;
+    if (likes !== BENCH_SIZE.likes) throw new BenchStop(`The bench database holds other data (likes: ${likes}, expected ${BENCH_SIZE.likes}). Rerun with --reset to reload it.`);
+    return picks;
   } finally {
     await db.close();
   }
@@ -54,14 +54,13 @@ async function forgetSilenced(db: Database, { newlyBlocked, newlyMuted }: { newl
   }
 }
 
-/** Puts the like scenario's post back as generated: not liked by the viewer, with its exact like count. */
+/** Puts the like scenario's post back as generated (see resetLike). */
 export async function restoreLikePost(url: string, picks: Picks) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const db = await openDatabase({ url, poolSize: 1 });
   try {
-    await resetLike({ query: (sql, params) => client.query(sql, params) }, picks);
+    await resetLike(db.prisma, picks);
   } finally {
-    await client.end();
+    await db.close();
   }
 }
 

@@ -1,4 +1,6 @@
+import type { PrismaClient } from "@prisma/client";
 import type { SqlSession } from "../src/db.js";
+import { withdrawGrouped } from "../src/modules/notifications/notifications.service.js";
 
 /** How many people the home-timeline viewer follows. */
 const VIEWER_FOLLOWING = 200;
@@ -105,13 +107,19 @@ async function authorsOf(session: Query, rootId: number, likePostId: number) {
   return rows.map((r) => r.author_id);
 }
 
-/** Puts the like scenario's post back as generated: not liked by the viewer, with its exact like count. */
-export async function resetLike(session: { query(sql: string, params: unknown[]): Promise<unknown> }, picks: Pick<Picks, "viewer" | "likePostId">) {
-  await session.query(
-    `WITH gone AS (DELETE FROM likes WHERE user_id = $1 AND post_id = $2)
-     UPDATE posts SET like_count = (SELECT count(*) FROM likes WHERE post_id = $2 AND user_id <> $1) WHERE id = $2`,
-    [picks.viewer.id, picks.likePostId],
-  );
+/**
+ * Puts the like scenario's post back as generated: not liked by the viewer, with its exact like
+ * count, and the viewer's part of its author's notification taken back as unlikePost takes it
+ * (a like left without its notification, or the reverse, would make the next like fail).
+ */
+export async function resetLike(db: PrismaClient, picks: Pick<Picks, "viewer" | "likePostId">) {
+  const { viewer, likePostId } = picks;
+  await db.$transaction(async (tx) => {
+    const { authorId } = await tx.post.findUniqueOrThrow({ where: { id: likePostId }, select: { authorId: true } });
+    await tx.$executeRaw`DELETE FROM likes WHERE user_id = ${viewer.id} AND post_id = ${likePostId}`;
+    await withdrawGrouped(tx, "LIKE", viewer.id, authorId, likePostId);
+    await tx.$executeRaw`UPDATE posts SET like_count = (SELECT count(*) FROM likes WHERE post_id = ${likePostId}) WHERE id = ${likePostId}`;
+  });
 }
 
 async function userByHandle(session: Query, handle: string) {

@@ -162,7 +162,7 @@ export const notifyGrouped = (tx: Tx, kind: "REPOST" | "FOLLOW", actorId: number
   run(tx, notifyGroupedCtes(kind, actorId, subject(recipientId, postId)));
 
 /** A repost or follow taken back: its actor leaves the entry it is in. */
-export const withdrawGrouped = (tx: Tx, kind: "REPOST" | "FOLLOW", actorId: number, recipientId: number, postId: number | null) =>
+export const withdrawGrouped = (tx: Tx, kind: GroupedKind, actorId: number, recipientId: number, postId: number | null) =>
   run(tx, withdrawGroupedCtes(kind, actorId, subject(recipientId, postId)));
 
 /**
