@@ -104,6 +104,8 @@ async function withServer(name: ServerName, options: Options, picks: Picks, veri
     const target = await targetFor(server, picks);
     for (const scenario of options.scenarios) {
       if (verification.failures[scenario.name]?.[name] || (scenario.servers && !scenario.servers.includes(name))) continue;
+      // The peers like without notifications: each server starts the like scenario from the generated state.
+      if (scenario.mutates) await restoreLikePost(options.databaseUrl, picks);
       await each(server, target, scenario);
     }
   } finally {

@@ -598,6 +598,25 @@ describe("blocks and mutes", () => {
 });
 
 describe("concurrency", () => {
+  it("one user's likes and unlikes of one post racing each other (a client retrying, many tabs): never an error, the entry as the likes", async () => {
+    const [author, fan, other] = [await signUp("flip_author"), await signUp("flip_fan"), await signUp("flip_other")];
+    const postId = await post(author, "flip me");
+    await like(other, postId);
+    for (let round = 0; round < 6; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => api.execute(i % 2 === 0 ? Like : Unlike, { input: { postId } }, { as: fan })),
+      );
+      for (const result of results) expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+      const [state] = await api.db.$queryRaw<{ liked: boolean; acted: boolean; count: number; actors: number }[]>`
+        SELECT EXISTS (SELECT 1 FROM likes l JOIN posts p ON p.id = l.post_id WHERE l.user_id = ${fan.dbId} AND p.author_id = ${author.dbId}) AS liked,
+          EXISTS (SELECT 1 FROM notification_actors a JOIN notifications n ON n.id = a.notification_id WHERE n.recipient_id = ${author.dbId} AND a.actor_id = ${fan.dbId}) AS acted,
+          (SELECT actor_count FROM notifications WHERE recipient_id = ${author.dbId} AND kind = 'LIKE')::int AS count,
+          (SELECT count(*) FROM notification_actors a JOIN notifications n ON n.id = a.notification_id WHERE n.recipient_id = ${author.dbId})::int AS actors`;
+      expect(state!.acted).toBe(state!.liked);
+      expect(state!.count).toBe(state!.actors);
+    }
+  });
+
   it("30 concurrent likes of one post by 30 users: one entry of 30, one unread; 30 concurrent unlikes empty it", async () => {
     const author = await signUp("race_author");
     const fans: TestUser[] = [];
