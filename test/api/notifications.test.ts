@@ -604,7 +604,7 @@ describe("concurrency", () => {
     await like(other, postId);
     for (let round = 0; round < 6; round++) {
       const results = await Promise.all(
-        Array.from({ length: 16 }, (_, i) => api.execute(i % 2 === 0 ? Like : Unlike, { input: { postId } }, { as: fan })),
+        Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? api.execute(Like, { input: { postId } }, { as: fan }) : api.execute(Unlike, { input: { postId } }, { as: fan }))),
       );
       for (const result of results) expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
       const [state] = await api.db.$queryRaw<{ liked: boolean; acted: boolean; count: number; actors: number }[]>`
