@@ -17,9 +17,6 @@ export const hides = (viewer: Viewer | null, userId: number) => viewer !== null 
 /** The users a block hides from the viewer. */
 export const hiddenUserIds = (viewer: Viewer | null): number[] => (viewer ? [...viewer.blocking, ...viewer.blockedBy] : []);
 
-/** The users hidden from the viewer's home timeline and notifications: blocked either way, or muted. */
-export const silencedUserIds = (viewer: Viewer | null): number[] => (viewer ? [...hiddenUserIds(viewer), ...viewer.muting] : []);
-
 /** Refuses an interaction (follow, reply, like, repost) between users a block separates. */
 export function assertNoBlock(viewer: Viewer, userId: number) {
   if (viewer.blocking.has(userId)) throw new ForbiddenError("You blocked this user; unblock them first.");
@@ -73,10 +70,7 @@ export function visibleRows<M extends Prisma.ModelName>(viewer: Viewer | null, m
 }
 
 /** For raw SQL lists: `column` is no user a block hides from the viewer (TRUE when none is). */
-export const hiddenUsersSql = (viewer: Viewer | null, column: Prisma.Sql) => apartFromSql(hiddenUserIds(viewer), column);
-
-/** For raw SQL lists of the home timeline and notifications: `column` is nobody blocked or muted. */
-export const silencedUsersSql = (viewer: Viewer | null, column: Prisma.Sql) => apartFromSql(silencedUserIds(viewer), column);
-
-const apartFromSql = (ids: number[], column: Prisma.Sql) =>
-  ids.length > 0 ? Prisma.sql`${column} <> ALL(${ids}::int[])` : Prisma.sql`TRUE`;
+export function hiddenUsersSql(viewer: Viewer | null, column: Prisma.Sql) {
+  const ids = hiddenUserIds(viewer);
+  return ids.length > 0 ? Prisma.sql`${column} <> ALL(${ids}::int[])` : Prisma.sql`TRUE`;
+}
