@@ -10,6 +10,7 @@ CREATE TABLE "conversations" (
     "pair_key" TEXT,
     "is_group" BOOLEAN NOT NULL,
     "created_at" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "last_message_id" INTEGER,
     "last_message_at" TIMESTAMP(3) NOT NULL,
 
     CONSTRAINT "conversations_pkey" PRIMARY KEY ("id")
@@ -57,6 +58,9 @@ CREATE UNIQUE INDEX "conversation_members_conversation_id_user_id_key" ON "conve
 
 -- CreateIndex
 CREATE INDEX "messages_conversation_id_id_idx" ON "messages"("conversation_id", "id");
+
+-- AddForeignKey
+ALTER TABLE "conversations" ADD CONSTRAINT "conversations_last_message_id_fkey" FOREIGN KEY ("last_message_id") REFERENCES "messages"("id") ON DELETE SET NULL ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "conversation_members" ADD CONSTRAINT "conversation_members_conversation_id_fkey" FOREIGN KEY ("conversation_id") REFERENCES "conversations"("id") ON DELETE CASCADE ON UPDATE CASCADE;
