@@ -259,8 +259,6 @@ const ConversationMembers = graphql(`
       conversations(first: 1) {
         edges {
           node {
-            unreadCount
-            lastReadMessageId
             members(first: $first, after: $after) {
               edges { cursor node { joinedAt lastReadMessageId user { handle displayName viewerFollows } } }
               pageInfo { hasNextPage endCursor }
@@ -556,7 +554,7 @@ const LISTS: Record<string, ListCase> = {
     run: (first, after) => api.executeCounted(ConversationMessages, { first, after }, { as: viewer }),
     connection: (d: SqlCountConversationMessagesQuery) => d.viewer!.conversations!.edges[0]!.node.messages,
     statements: [...AUTH, "users"], // the viewer with its latest conversation and the page of messages with their senders
-    check: (edges: SqlCountConversationMessagesQuery["viewer"] extends infer V ? NonNullable<V>["conversations"] extends infer C ? NonNullable<C>["edges"][number]["node"]["messages"]["edges"] : never : never) =>
+    check: (edges: { node: { sender: { handle: string } } }[]) =>
       expect(edges.every((e) => e.node.sender.handle.startsWith("sql_fan"))).toBe(true),
   },
   "Conversation.members": {
