@@ -4,6 +4,7 @@ import { toViewer } from "./modules/auth/viewer.js";
 import { setBlocked, setMuted } from "./modules/blocks/blocks.service.js";
 import { groupKey, windowFor } from "./modules/notifications/notifications.service.js";
 import { parseEntities, postHashtagId } from "./modules/entities/entities.service.js";
+import { markConversationRead, sendMessage, startConversation } from "./modules/messages/messages.service.js";
 
 /** How much demo data to make. The same sizes and seed always make the same rows. */
 export interface DemoSize {
@@ -454,6 +455,7 @@ export async function loadDemoData(db: Database, size: DemoSize = SMALL_DEMO): P
     await session.release();
   }
   await blockAndMute(db);
+  await converse(db);
   return { users: users.id.length, posts: posts.id.length, likes: likes.userId.length, follows: follows.followerId.length };
 }
 
@@ -477,5 +479,35 @@ async function blockAndMute(db: Database) {
       const viewer = toViewer({ ...actor, blocking: [], blockedBy: [], muting: [] }, { canRead: true, canWrite: true, sessionId: null });
       await set(db.prisma, viewer, other.id, true, { select: { id: true } });
     }
+  }
+}
+
+/** The demo's conversations among named users no block separates: [starter, others, messages as [sender, body]]. */
+const DEMO_CONVERSATIONS: [string, string[], [string, string][]][] = [
+  ["alice", ["bob"], [["alice", "Lunch tomorrow? 🌮"], ["bob", "Sure, 12:30?"], ["alice", "Perfect."], ["bob", "See you there 👋"]]],
+  ["carol", ["alice", "bob", "erin"], [["carol", "Release notes are up for review"], ["erin", "Reading now"], ["bob", "LGTM 🚀"]]],
+  ["grace", ["alice"], [["grace", "Did you see the new pagination?"], ["grace", "Cursors both ways now."]]],
+];
+
+/**
+ * The demo's conversations, made by the services the mutations use. Everyone named accepts messages
+ * from anyone, so that GraphiQL visitors can try startConversation among them; each member but the
+ * last has read up to the message before the latest, so unread counts show.
+ */
+async function converse(db: Database) {
+  const handles = NAMED_USERS.map(([handle]) => handle as string);
+  await db.prisma.user.updateMany({ where: { handleKey: { in: handles } }, data: { messagePolicy: "EVERYONE" } });
+  const named = await db.prisma.user.findMany({ where: { handleKey: { in: handles } }, select: { id: true, handleKey: true, role: true } });
+  const byHandle = new Map(named.map((u) => [u.handleKey, toViewer({ ...u, blocking: [], blockedBy: [], muting: [] }, { canRead: true, canWrite: true, sessionId: null })]));
+  for (const [starter, others, messages] of DEMO_CONVERSATIONS) {
+    const [[, first], ...rest] = messages as [[string, string], ...[string, string][]];
+    const { conversationId, messageId } = await startConversation(db.prisma, byHandle.get(starter)!, { memberIds: others.map((h) => byHandle.get(h)!.id), body: first });
+    let previous = messageId;
+    let latest = messageId;
+    for (const [sender, body] of rest) {
+      previous = latest;
+      latest = (await sendMessage(db.prisma, byHandle.get(sender)!, conversationId, body)).messageId;
+    }
+    for (const handle of others.slice(0, -1)) await markConversationRead(db.prisma, byHandle.get(handle)!, conversationId, previous);
   }
 }

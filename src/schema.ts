@@ -11,5 +11,6 @@ import "./modules/blocks/blocks.schema.js";
 import "./modules/search/search.schema.js";
 import "./modules/notifications/notifications.schema.js";
 import "./modules/entities/entities.schema.js";
+import "./modules/messages/messages.schema.js";
 
 export const schema = resolveNodeIdsSynchronously(lexicographicSortSchema(builder.toSchema()));

@@ -118,4 +118,15 @@ describe("demo data", () => {
     const trending = await api.execute(graphql(`query DemoTrending { trendingHashtags(first: 3) { authorCount hashtag { name } } }`));
     expect(trending.data?.trendingHashtags.length).toBeGreaterThan(0);
   });
+
+  it("has conversations among the named users, unread counts equal to the rows", async () => {
+    const conversations = await api.db.conversation.findMany({ select: { isGroup: true, members: { select: { user: { select: { handleKey: true } } } }, _count: { select: { messages: true } } } });
+    expect(conversations.map((c) => [c.isGroup, c.members.length, c._count.messages])).toEqual([[false, 2, 4], [true, 4, 3], [false, 2, 2]]);
+    const drift = await api.db.$queryRaw<unknown[]>`
+      SELECT m.id FROM conversation_members m WHERE m.unread_count <> (
+        SELECT count(*) FROM messages x WHERE x.conversation_id = m.conversation_id AND x.sender_id <> m.user_id AND x.id > coalesce(m.last_read_message_id, 0))`;
+    expect(drift).toEqual([]);
+    const unread = await api.db.conversationMember.aggregate({ _sum: { unreadCount: true } });
+    expect(unread._sum.unreadCount).toBeGreaterThan(0);
+  });
 });

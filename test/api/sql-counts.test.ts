@@ -5,6 +5,10 @@ import { getNamedType, isObjectType } from "graphql";
 import { schema } from "../../src/schema.js";
 import type {
   SqlCountApiTokensQuery,
+  SqlCountConversationMembersQuery,
+  SqlCountConversationMessagesQuery,
+  SqlCountConversationsQuery,
+  SqlCountReadByQuery,
   SqlCountBlockedUsersQuery,
   SqlCountMutedUsersQuery,
   SqlCountNotificationActorsQuery,
@@ -222,6 +226,73 @@ const Trending = graphql(`
   }
 `);
 
+const Conversations = graphql(`
+  query SqlCountConversations($first: Int!, $after: String) {
+    viewer {
+      conversations(first: $first, after: $after) {
+        edges { cursor node { id isGroup updatedAt unreadCount lastReadMessageId lastMessage { id body sender { handle } } } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+const ConversationMessages = graphql(`
+  query SqlCountConversationMessages($first: Int!, $after: String) {
+    viewer {
+      conversations(first: 1) {
+        edges {
+          node {
+            unreadCount
+            messages(first: $first, after: $after) {
+              edges { cursor node { id body createdAt sender { handle displayName viewerFollows } } }
+              pageInfo { hasNextPage endCursor }
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+const ConversationMembers = graphql(`
+  query SqlCountConversationMembers($first: Int!, $after: String) {
+    viewer {
+      conversations(first: 1) {
+        edges {
+          node {
+            members(first: $first, after: $after) {
+              edges { cursor node { joinedAt lastReadMessageId user { handle displayName viewerFollows } } }
+              pageInfo { hasNextPage endCursor }
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+const ReadBy = graphql(`
+  query SqlCountReadBy($first: Int!, $after: String) {
+    viewer {
+      conversations(first: 1) {
+        edges {
+          node {
+            messages(first: 1) {
+              edges {
+                node {
+                  body
+                  readBy(first: $first, after: $after) {
+                    edges { cursor node { lastReadMessageId user { handle viewerFollows } } }
+                    pageInfo { hasNextPage endCursor }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+
 const Like = graphql(`
   mutation SqlCountLike($id: ID!) {
     likePost(input: { postId: $id }) { __typename ... on Post { id likeCount viewerHasLiked author { handle } } }
@@ -370,6 +441,28 @@ beforeAll(async () => {
     ],
   });
   await db.notificationInbox.create({ data: { userId: viewer.dbId, unreadCount: 40 } });
+
+  // The viewer's conversations: BULK of two with a fan each, and one (larger than startConversation
+  // allows) with every fan, blocked and blocking users too, BULK messages of each fan, all read.
+  const now2 = Date.now();
+  const pairs = await db.conversation.createManyAndReturn({
+    data: fans.map((fan, i) => ({ pairKey: `${viewer.dbId}:${fan.id}`, isGroup: false, lastMessageAt: new Date(now2 - (i + 10) * 60_000) })),
+    select: { id: true },
+  });
+  const crowd = await db.conversation.create({ data: { isGroup: true, lastMessageAt: new Date() }, select: { id: true } });
+  const crowdMembers = [viewer.dbId, ...fans.map((f) => f.id), ...blocked.slice(0, 5).map((u) => u.id), ...blockers.slice(0, 5).map((u) => u.id)];
+  await db.conversationMember.createMany({
+    data: pairs.flatMap((c, i) => [{ conversationId: c.id, userId: viewer.dbId }, { conversationId: c.id, userId: fans[i]!.id }]),
+  });
+  await db.conversationMember.createMany({ data: crowdMembers.map((userId) => ({ conversationId: crowd.id, userId })) });
+  await db.message.createMany({ data: pairs.map((c, i) => ({ conversationId: c.id, senderId: fans[i]!.id, body: `hi ${i}` })) });
+  await db.message.createMany({
+    data: [...fans, ...blocked.slice(0, 5)].flatMap((u, i) => [{ conversationId: crowd.id, senderId: u.id, body: `crowd ${i}` }, { conversationId: crowd.id, senderId: u.id, body: `again ${i}` }]),
+  });
+  await db.$executeRawUnsafe(`UPDATE conversations c SET last_message_id = (SELECT max(id) FROM messages m WHERE m.conversation_id = c.id)`);
+  await db.$executeRawUnsafe(`UPDATE conversation_members m SET last_read_message_id = c.last_message_id FROM conversations c WHERE c.id = m.conversation_id`);
+  // The crowd is the latest conversation: its members' rows take the newest seqs.
+  await db.$executeRawUnsafe(`UPDATE conversation_members SET seq = nextval('conversation_members_seq_seq') WHERE conversation_id = ${crowd.id}`);
   await recountCounters();
   // The author's posts get their mentions, tags and links as createPost stores them.
   const authorViewer = { id: author.id, role: "USER" as const, canRead: true, canWrite: true, sessionId: null, blocking: new Set<number>(), blockedBy: new Set<number>(), muting: new Set<number>() };
@@ -448,6 +541,33 @@ const LISTS: Record<string, ListCase> = {
       // The mention of a user the viewer blocked shows no user.
       expect(edges.filter((e) => e.node.entities.some((x) => x.kind === "MENTION" && x.text === "@sql_blocked0" && x.user === null)).length).toBeGreaterThan(0);
     },
+  },
+  "User.conversations": {
+    run: (first, after) => api.executeCounted(Conversations, { first, after }, { as: viewer }),
+    connection: (d: SqlCountConversationsQuery) => d.viewer!.conversations!,
+    statements: [...AUTH, "users"], // the viewer with the page of memberships, each conversation with its last message and the viewer's row
+    check: (edges: NonNullable<NonNullable<SqlCountConversationsQuery["viewer"]>["conversations"]>["edges"]) =>
+      // The first is the crowd, whose latest message is by a user the viewer blocked: hidden.
+      expect([edges[0]!.node.lastMessage, edges.slice(1).every((e) => e.node.lastReadMessageId !== null && e.node.lastMessage?.sender.handle)]).toEqual([null, true]),
+  },
+  "Conversation.messages": {
+    run: (first, after) => api.executeCounted(ConversationMessages, { first, after }, { as: viewer }),
+    connection: (d: SqlCountConversationMessagesQuery) => d.viewer!.conversations!.edges[0]!.node.messages,
+    statements: [...AUTH, "users"], // the viewer with its latest conversation and the page of messages with their senders
+    check: (edges: { node: { sender: { handle: string } } }[]) =>
+      expect(edges.every((e) => e.node.sender.handle.startsWith("sql_fan"))).toBe(true),
+  },
+  "Conversation.members": {
+    run: (first, after) => api.executeCounted(ConversationMembers, { first, after }, { as: viewer }),
+    connection: (d: SqlCountConversationMembersQuery) => d.viewer!.conversations!.edges[0]!.node.members,
+    statements: [...AUTH, "users"],
+    check: (edges: { node: { user: { handle: string } } }[]) => expect(edges.some((e) => /sql_block/.test(e.node.user.handle))).toBe(false),
+  },
+  "Message.readBy": {
+    run: (first, after) => api.executeCounted(ReadBy, { first, after }, { as: viewer }),
+    connection: (d: SqlCountReadByQuery) => d.viewer!.conversations!.edges[0]!.node.messages.edges[0]!.node.readBy,
+    // The viewer down to the message, then its readers: one statement for each message readBy is asked of.
+    statements: [...AUTH, "users", "conversation_members"],
   },
   "Query.homeTimeline": {
     run: (first, after) => api.executeCounted(Home, { first, after }, { as: viewer }),

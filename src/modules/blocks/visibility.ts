@@ -60,6 +60,10 @@ const LIST_RULES: { [M in Prisma.ModelName]: ((hidden: number[]) => Where<M>) | 
   // Nobody's: a tag belongs to no user, and a post's entities go with their post (Post.entities).
   Hashtag: null,
   PostEntity: null,
+  // The viewer's own, through their membership rows; in a group, the other's membership and messages are hidden.
+  Conversation: null,
+  ConversationMember: (hidden) => ({ userId: { notIn: hidden } }),
+  Message: (hidden) => ({ senderId: { notIn: hidden } }),
 };
 
 /** The condition a list of `model` adds for the viewer, or undefined when nothing is hidden. */

@@ -9,6 +9,15 @@ import { handleKey, setSuspended, updateProfile } from "./users.service.js";
 
 export const Role = builder.enumType("Role", { values: ["USER", "ADMIN"] as const });
 
+export const MessagePolicy = builder.enumType("MessagePolicy", {
+  description: "Who may start a conversation with the user (a conversation already going on is not affected).",
+  values: {
+    EVERYONE: { description: "Anyone no block separates from the user." },
+    FOLLOWING: { description: "People the user follows (the default, as on Twitter: strangers cannot message out of the blue)." },
+    NOBODY: { description: "Nobody." },
+  },
+});
+
 /** At most one row of a relation, the viewer's (an anonymous viewer selects none). */
 export const viewerEdge = <W extends object>(where: W) => ({ where, take: 1, select: { id: true } }) as const;
 
@@ -30,6 +39,7 @@ export const User = builder.prismaNode("User", {
     role: t.expose("role", { type: Role }),
     isSuspended: t.boolean({ select: { suspendedAt: true }, resolve: (user) => user.suspendedAt !== null }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
+    messagePolicy: t.expose("messagePolicy", { type: MessagePolicy }),
     email: t.exposeString("email", { nullable: true, description: "Only the user sees their email.", authScopes: isPrivateTo }),
     followerCount: t.exposeInt("followerCount"),
     followingCount: t.exposeInt("followingCount"),
@@ -103,6 +113,7 @@ const UpdateProfileInput = builder.inputType("UpdateProfileInput", {
     displayName: t.string({ required: false, description: "1–50 characters." }),
     bio: t.string({ required: false, description: "At most 160 characters." }),
     avatarUrl: t.string({ required: false, description: "An http(s) URL; null removes the avatar." }),
+    messagePolicy: t.field({ type: MessagePolicy, required: false }),
   }),
 });
 
@@ -124,6 +135,7 @@ builder.mutationFields((t) => ({
         displayName: input.displayName ?? undefined,
         bio: input.bio ?? undefined,
         avatarUrl: input.avatarUrl,
+        messagePolicy: input.messagePolicy ?? undefined,
       }, query),
   }),
   setUserSuspended: t.prismaField({

@@ -68,6 +68,7 @@ const ProfileChanges = z.object({
     .url({ protocol: /^https?$/, message: "Must be an http(s) URL" })
     .max(2048, "At most 2048 characters")
     .nullish(),
+  messagePolicy: z.enum(["EVERYONE", "FOLLOWING", "NOBODY"]).optional(),
 });
 
 export async function updateProfile<Q extends object>(db: Db, viewer: Viewer, input: z.input<typeof ProfileChanges>, query: Q) {

@@ -1,0 +1,223 @@
+import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
+import type { Conversation as ConversationRow, Message as MessageRow } from "@prisma/client";
+import { builder } from "../../builder.js";
+import type { Context } from "../../context.js";
+import { ForbiddenError, NotFoundError } from "../../errors.js";
+import { encodeGlobalId, nodeId } from "../../graphql/ids.js";
+import { keysetPage } from "../../graphql/pagination.js";
+import { isPrivateTo } from "../auth/viewer.js";
+import { hiddenUserIds, hides } from "../blocks/visibility.js";
+import { User, UserId } from "../users/users.schema.js";
+import { MAX_MEMBERS, MAX_MESSAGE_LENGTH, leaveConversation, markConversationRead, sendMessage, startConversation } from "./messages.service.js";
+
+const ConversationId = nodeId("Conversation");
+const MessageId = nodeId("Message");
+
+/** The viewer's membership, as a relation filter: only active members see a conversation or its messages. */
+const activeMember = (ctx: Context) => ({ members: { some: { userId: ctx.viewer?.id ?? -1, leftAt: null } } });
+
+/** The viewer's own membership row of a conversation, selected with it. */
+const viewerMembership = (ctx: Context) => ({ members: { where: { userId: ctx.viewer?.id ?? -1 }, take: 1, select: { unreadCount: true, lastReadMessageId: true } } });
+
+const messageGlobalId = (id: number | null) => (id === null ? null : encodeGlobalId("Message", id));
+
+export const Conversation = builder.prismaNode("Conversation", {
+  id: ConversationId.option,
+  // node(id:) and nodes(ids:) find only conversations the viewer is in: any other is null, like an unknown one.
+  nullable: true,
+  findUnique: (id, ctx) => ({ id: ConversationId.key(id), ...activeMember(ctx) }),
+  description: `A direct conversation among 2 to ${MAX_MEMBERS} people. Only its members see it; one who leaves sees nothing of it from then on.`,
+  fields: (t) => ({
+    isGroup: t.exposeBoolean("isGroup", { description: "False for a conversation of two, which a block between them stops both ways." }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("lastMessageAt", { type: "DateTime", description: "The time of the latest message." }),
+    unreadCount: t.int({
+      description: "Messages of others after the viewer's last read one (not counting those a block hides).",
+      select: (_args, ctx) => viewerMembership(ctx),
+      resolve: (conversation) => conversation.members[0]?.unreadCount ?? 0,
+    }),
+    lastReadMessageId: t.id({
+      nullable: true,
+      description: "The viewer's read receipt: the latest message they have read (their own messages count as read).",
+      select: (_args, ctx) => viewerMembership(ctx),
+      resolve: (conversation) => messageGlobalId(conversation.members[0]?.lastReadMessageId ?? null),
+    }),
+    lastMessage: t.field({
+      type: Message,
+      nullable: true,
+      description: "The latest message; null when it is by someone a block separates the viewer from.",
+      select: (_args, _ctx, nestedSelection) => ({ lastMessage: nestedSelection({ select: { senderId: true } }) }),
+      // The fields selected beneath are added to the selection, hence the cast to the full row.
+      resolve: (conversation, _args, ctx) =>
+        conversation.lastMessage && !hides(ctx.viewer, conversation.lastMessage.senderId) ? (conversation.lastMessage as MessageRow) : null,
+    }),
+  }),
+});
+
+export const ConversationMember = builder.prismaObject("ConversationMember", {
+  description: "A member of a conversation and how far they have read.",
+  fields: (t) => ({
+    user: t.relation("user"),
+    joinedAt: t.expose("joinedAt", { type: "DateTime" }),
+    lastReadMessageId: t.id({
+      nullable: true,
+      description: "The member's read receipt: the latest message they have read.",
+      resolve: (member) => messageGlobalId(member.lastReadMessageId),
+    }),
+  }),
+});
+
+export const Message = builder.prismaNode("Message", {
+  id: MessageId.option,
+  nullable: true,
+  // As its conversation: members only, and not a message of someone a block separates the viewer from.
+  findUnique: (id, ctx) => ({ id: MessageId.key(id), senderId: { notIn: hiddenUserIds(ctx.viewer) }, conversation: activeMember(ctx) }),
+  fields: (t) => ({
+    body: t.exposeString("body"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    sender: t.relation("sender"),
+    conversation: t.relation("conversation"),
+  }),
+});
+
+const ConversationConnection = builder.connectionObject({ type: Conversation, name: "ConversationConnection" }, { name: "ConversationEdge" });
+const MessageConnection = builder.connectionObject({ type: Message, name: "MessageConnection" }, { name: "MessageEdge" });
+const ConversationMemberConnection = builder.connectionObject(
+  { type: ConversationMember, name: "ConversationMemberConnection" },
+  { name: "ConversationMemberEdge" },
+);
+
+// The viewer's conversations page over their membership rows by seq, which every message raises:
+// the conversation with the latest message comes first, and one that gets a new message moves to the top.
+const conversations = prismaConnectionHelpers(builder, "ConversationMember", {
+  cursor: "seq",
+  query: { orderBy: { seq: "desc" } },
+  select: (nodeSelection) => ({ conversation: nodeSelection({ select: { id: true } }) }),
+  resolveNode: (member) => member.conversation as ConversationRow,
+});
+const messages = prismaConnectionHelpers(builder, "Message", { cursor: "id", query: { orderBy: { id: "asc" } } });
+const members = prismaConnectionHelpers(builder, "ConversationMember", { cursor: "id", query: { orderBy: { id: "asc" } } });
+
+builder.prismaObjectFields("Conversation", (t) => ({
+  members: t.connection({
+    type: ConversationMember,
+    description: "The people in the conversation now, in the order they joined.",
+    args: members.getArgs(),
+    select: (args, ctx, nestedSelection) => ({ members: keysetPage(ctx, "ConversationMember", members.getQuery(args, ctx, nestedSelection), "asc", { leftAt: null }) }),
+    resolve: (conversation, args, ctx) => members.resolve(conversation.members, args, ctx),
+  }, ConversationMemberConnection),
+  messages: t.connection({
+    type: Message,
+    description: "The messages, oldest first: `last: 20` is the latest 20, and `before` pages back from there.",
+    args: messages.getArgs(),
+    select: (args, ctx, nestedSelection) => ({ messages: keysetPage(ctx, "Message", messages.getQuery(args, ctx, nestedSelection), "asc") }),
+    resolve: (conversation, args, ctx) => messages.resolve(conversation.messages, args, ctx),
+  }, MessageConnection),
+}));
+
+builder.prismaObjectFields("Message", (t) => ({
+  readBy: t.prismaConnection({
+    type: "ConversationMember",
+    cursor: "id",
+    description:
+      "The members other than the sender who have read this message (their last read message is this one or later), in the order they joined. One statement for each message it is asked of: ask it of the message you show receipts under.",
+    resolve: (query, message, _args, ctx) =>
+      ctx.reader.findMany(
+        "ConversationMember",
+        keysetPage(ctx, "ConversationMember", query, "asc", {
+          conversationId: message.conversationId,
+          leftAt: null,
+          userId: { not: message.senderId },
+          lastReadMessageId: { gte: message.id },
+        }),
+        (q) => ctx.db.conversationMember.findMany(q),
+      ),
+  }, ConversationMemberConnection),
+}));
+
+builder.prismaObjectFields("User", (t) => ({
+  conversations: t.connection({
+    type: Conversation,
+    description: "The user's conversations, the one with the latest message first. Only the user sees them.",
+    nullable: true,
+    authScopes: isPrivateTo,
+    args: conversations.getArgs(),
+    select: (args, ctx, nestedSelection) => ({
+      conversationMemberships: keysetPage(ctx, "ConversationMember", conversations.getQuery(args, ctx, nestedSelection), "desc", { leftAt: null }, { key: "seq" }),
+    }),
+    resolve: (user, args, ctx) => conversations.resolve(user.conversationMemberships, args, ctx),
+  }, ConversationConnection),
+}));
+
+const StartConversationInput = builder.inputType("StartConversationInput", {
+  fields: (t) => ({
+    memberIds: t.globalIDList({ for: User, description: `The others (the viewer is always in it): 2 to ${MAX_MEMBERS} people in all.` }),
+    body: t.string({ description: `The first message: 1–${MAX_MESSAGE_LENGTH} characters, counted as people see them.` }),
+  }),
+});
+const SendMessageInput = builder.inputType("SendMessageInput", {
+  fields: (t) => ({
+    conversationId: t.globalID({ for: Conversation }),
+    body: t.string({ description: `1–${MAX_MESSAGE_LENGTH} characters, counted as people see them (an emoji is one).` }),
+  }),
+});
+const MarkConversationReadInput = builder.inputType("MarkConversationReadInput", {
+  fields: (t) => ({
+    conversationId: t.globalID({ for: Conversation }),
+    upToId: t.globalID({ for: Message, description: "The latest message the viewer has read; an earlier one than already read changes nothing." }),
+  }),
+});
+const LeaveConversationInput = builder.inputType("LeaveConversationInput", {
+  fields: (t) => ({ conversationId: t.globalID({ for: Conversation }) }),
+});
+
+const readConversation = <Q extends object>(ctx: Context, query: Q, id: number) =>
+  ctx.reader.findFirst("Conversation", { ...query, where: { id } }, (q) => ctx.db.conversation.findUniqueOrThrow(q));
+
+builder.mutationFields((t) => ({
+  startConversation: t.prismaField({
+    type: "Conversation",
+    description:
+      "Starts a conversation with its first message and returns it. Starting again with the same one other person, while both are in it, sends the message to the existing conversation.",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError, ForbiddenError] },
+    args: { input: t.arg({ type: StartConversationInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const sent = await startConversation(ctx.db, ctx.viewer!, { memberIds: input.memberIds.map((id) => UserId.key(id)), body: input.body });
+      return (await readConversation(ctx, query, sent.conversationId))!;
+    },
+  }),
+  sendMessage: t.prismaField({
+    type: "Message",
+    description: "Sends a message to a conversation the viewer is in and returns it.",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError, ForbiddenError] },
+    args: { input: t.arg({ type: SendMessageInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const sent = await sendMessage(ctx.db, ctx.viewer!, ConversationId.key(input.conversationId), input.body);
+      return (await ctx.reader.findFirst("Message", { ...query, where: { id: sent.messageId } }, (q) => ctx.db.message.findUniqueOrThrow(q)))!;
+    },
+  }),
+  markConversationRead: t.prismaField({
+    type: "Conversation",
+    description: "Marks the conversation read up to a message and returns it (unreadCount is the new count).",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError] },
+    args: { input: t.arg({ type: MarkConversationReadInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const read = await markConversationRead(ctx.db, ctx.viewer!, ConversationId.key(input.conversationId), MessageId.key(input.upToId));
+      return (await readConversation(ctx, query, read.conversationId))!;
+    },
+  }),
+  leaveConversation: t.prismaField({
+    type: "User",
+    description: "The viewer leaves the conversation, which is gone for them from then on; returns the viewer.",
+    authScopes: { writer: true },
+    errors: { types: [NotFoundError] },
+    args: { input: t.arg({ type: LeaveConversationInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      await leaveConversation(ctx.db, ctx.viewer!, ConversationId.key(input.conversationId));
+      return (await ctx.reader.findFirst("User", { ...query, where: { id: ctx.viewer!.id } }, (q) => ctx.db.user.findUniqueOrThrow(q)))!;
+    },
+  }),
+}));
