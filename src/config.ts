@@ -62,6 +62,7 @@ const EnvSchema = z.object({
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_CONNECT_TIMEOUT: z.coerce.number().int().min(1).default(5),
+  DATABASE_TRANSACTION_TIMEOUT: z.coerce.number().int().min(1).max(300).default(15),
   DATA_DIR: z.string().min(1).default(".data"),
   DEMO_DATA: boolean.optional(),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
@@ -95,6 +96,8 @@ export type Config = {
   databasePoolSize: number;
   /** How long a query waits for a connection to PostgreSQL before it fails. */
   databaseConnectTimeoutMs: number;
+  /** How long a write's transaction may take, lock waits included, before it is rolled back (SERVICE_UNAVAILABLE). */
+  databaseTransactionTimeoutMs: number;
   /** Where PGlite keeps its files; undefined keeps the embedded database in memory. */
   dataDir: string | undefined;
   demoData: boolean;
@@ -149,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT * 1000,
+    databaseTransactionTimeoutMs: e.DATABASE_TRANSACTION_TIMEOUT * 1000,
     dataDir: e.DATABASE_URL ? undefined : join(dataDir, "pglite"),
     demoData: e.DEMO_DATA ?? !production,
     jwt: {

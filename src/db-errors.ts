@@ -1,6 +1,7 @@
 /**
  * Whether an error means the database cannot be reached or lost the connection (it is down,
- * restarting, refusing or not answering), as opposed to a bug or a bad query. Such errors arrive
+ * restarting, refusing or not answering), or is too busy to finish the work now (a transaction
+ * timed out or hit a deadlock), as opposed to a bug or a bad query: the client may retry. Such errors arrive
  * from node-postgres directly (the SQL reader), through Prisma's driver adapter, or wrapped in a
  * GraphQLError; the embedded PGlite runs in this process and has no such failure.
  */
@@ -10,10 +11,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 
 // The socket could not connect, or the connection broke.
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
-// SQLSTATE, besides class 08 (connection exception): shut down by an administrator (pg_ctl stop -m fast), after a crash, still starting up or shutting down; too many connections.
-const SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
-// Prisma: can't reach the server, it timed out, operations timed out, the server closed the connection.
-const PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017"]);
+// SQLSTATE, besides class 08 (connection exception): shut down by an administrator (pg_ctl stop -m fast), after a crash, still starting up or shutting down; too many connections;
+// and the transient conflicts a retry resolves: a deadlock, a serialization failure.
+const SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "40P01", "40001"]);
+// Prisma: can't reach the server, it timed out, operations timed out, the server closed the connection;
+// a transaction that did not start or finish in time (too busy: queued behind locks or connections).
+const PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2028"]);
 // @prisma/adapter-pg's names for socket errors and SQLSTATE 53300.
 const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 // node-postgres raises these with no code: a connection that died (pg_ctl stop -m immediate), a connect that timed out, a broken client.

@@ -34,6 +34,11 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** How long a query waits for a PostgreSQL connection before it fails (node-postgres waits forever by default). */
   connectTimeoutMs?: number;
+  /**
+   * How long a transaction may take, waiting for row locks included, before it is rolled back and the
+   * request answered SERVICE_UNAVAILABLE. Prisma's default (5 s) failed writes queued behind a busy row.
+   */
+  transactionTimeoutMs?: number;
   /** Called with every SQL statement Prisma sends (used by the SQL-counting tests and benchmarks). */
   onQuery?: (sql: string) => void;
   /** Called for every read the SQL reader hands to Prisma. */
@@ -47,9 +52,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return options.url ? openPostgres(options.url, options) : openPGlite(options);
 }
 
-function createPrisma(adapter: Prisma.PrismaClientOptions["adapter"], onQuery?: (sql: string) => void) {
-  if (!onQuery) return new PrismaClient({ adapter });
-  const prisma = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
+const DEFAULT_TRANSACTION_TIMEOUT_MS = 15_000;
+
+function createPrisma(adapter: Prisma.PrismaClientOptions["adapter"], { onQuery, transactionTimeoutMs, connectTimeoutMs }: DatabaseOptions) {
+  // A transaction waits for a pooled connection as long as a query does (the pool's own timeout reports it).
+  const transactionOptions = { timeout: transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS, maxWait: (connectTimeoutMs ?? 5_000) + 1_000 };
+  if (!onQuery) return new PrismaClient({ adapter, transactionOptions });
+  const prisma = new PrismaClient({ adapter, transactionOptions, log: [{ emit: "event", level: "query" }] });
   prisma.$on("query", (event) => onQuery(event.query));
   return prisma;
 }
@@ -58,7 +67,7 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   // Extensions the migrations create must be loaded into PGlite's build first.
   const pglite = await PGlite.create({ dataDir: options.dataDir, extensions: { pg_trgm } });
-  const prisma = createPrisma(new PrismaPGlite(pglite), options.onQuery);
+  const prisma = createPrisma(new PrismaPGlite(pglite), options);
   return {
     kind: "pglite",
     prisma,
@@ -83,7 +92,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   // An idle connection that dies (PostgreSQL stopped or restarted) is dropped by the pool, and the next
   // query reports the outage; without a listener its 'error' event would end the process.
   pool.on("error", () => {});
-  const prisma = createPrisma(releasingFailedTransactions(new PrismaPg(pool)), options.onQuery);
+  const prisma = createPrisma(releasingFailedTransactions(new PrismaPg(pool)), options);
   return {
     kind: "postgresql",
     prisma,

@@ -22,6 +22,7 @@ const db = await openDatabase({
   dataDir: config.dataDir,
   poolSize: config.databasePoolSize,
   connectTimeoutMs: config.databaseConnectTimeoutMs,
+  transactionTimeoutMs: config.databaseTransactionTimeoutMs,
   // A read the SQL reader cannot compile costs Prisma's CPU time instead: LOG_LEVEL=debug shows which and why.
   onFallback: (fallback) => logger.debug(fallback, "SQL reader: read through Prisma"),
 });

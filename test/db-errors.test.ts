@@ -29,6 +29,9 @@ describe("isDatabaseUnavailable", () => {
       prismaError("Raw query failed. Code: `57P01`.", "P2010", { driverAdapterError: adapterError({ kind: "postgres", code: "57P01", originalCode: "57P01" }) }),
     ],
     ["Prisma adapter: a model query cut by a fast shutdown", adapterError({ kind: "postgres", code: "57P01", originalCode: "57P01" })],
+    ["Prisma: a transaction that timed out behind a busy row", prismaError("Transaction already closed: A commit cannot be executed on an expired transaction.", "P2028")],
+    ["Prisma adapter: a deadlock", adapterError({ kind: "postgres", code: "40P01", originalCode: "40P01" })],
+    ["pg: a serialization failure", pgError("could not serialize access due to concurrent update", "40001")],
     ["inside a GraphQLError", new GraphQLError("wrapped", { originalError: new Error("Connection terminated unexpectedly") })],
   ])("recognises %s", (_, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
