@@ -85,6 +85,13 @@ const MessageNode = graphql(`
     node(id: $id) { __typename ... on Message { id body conversation { id } readBy(first: 20) { edges { node { user { handle } } } } } }
   }
 `);
+const ReadByPage = graphql(`
+  query MessagesReadByPage($id: ID!, $first: Int!, $after: String) {
+    node(id: $id) {
+      ... on Message { readBy(first: $first, after: $after) { edges { cursor node { user { handle } } } pageInfo { hasNextPage endCursor } } }
+    }
+  }
+`);
 const SetPolicy = graphql(`
   mutation MessagesSetPolicy($input: UpdateProfileInput!) {
     updateProfile(input: $input) { __typename ... on User { messagePolicy } ... on Error { message } }
@@ -393,5 +400,29 @@ describe("messages, unread counts and read receipts", () => {
     // A message of another conversation is not a place to read up to.
     const other = await startOk(ana, [cat], "elsewhere");
     expect((await mark(cat, other.lastMessage!.id)).data!.markConversationRead).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "upToId" }] });
+  });
+
+  it("pages read receipts by cursor, and leaves out a reader the viewer has blocked", async () => {
+    const [ana, ben, cat, dan] = [await user(), await user(), await user(), await user()];
+    const group = await startOk(ana, [ben, cat, dan], "read me");
+    const messageId = group.lastMessage!.id;
+    for (const reader of [ben, cat, dan]) await api.execute(MarkRead, { input: { conversationId: group.id, upToId: messageId } }, { as: reader });
+    const page = async (as: TestUser, after?: string | null) => {
+      const node = (await api.execute(ReadByPage, { id: messageId, first: 2, after }, { as })).data!.node;
+      if (!node || !("readBy" in node)) throw new Error("no message");
+      return node.readBy;
+    };
+    const first = await page(ana);
+    expect(first.edges.map((e) => e.node.user.handle)).toEqual([ben.handle, cat.handle]);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const second = await page(ana, first.pageInfo.endCursor);
+    expect(second.edges.map((e) => e.node.user.handle)).toEqual([dan.handle]);
+    expect(second.pageInfo.hasNextPage).toBe(false);
+    expect((await api.execute(ReadByPage, { id: messageId, first: 2, after: "bm90IGEgY3Vyc29y" }, { as: ana })).errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+
+    await api.execute(Block, { input: { userId: cat.id } }, { as: ana });
+    expect((await page(ana)).edges.map((e) => e.node.user.handle)).toEqual([ben.handle, dan.handle]);
+    // The block is ana's: ben still sees every reader, himself included.
+    expect((await page(ben)).edges.map((e) => e.node.user.handle)).toEqual([ben.handle, cat.handle]);
   });
 });

@@ -1,12 +1,14 @@
-import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
-import type { Conversation as ConversationRow, Message as MessageRow } from "@prisma/client";
+import { formatPrismaCursor, parsePrismaCursor, prismaConnectionHelpers } from "@pothos/plugin-prisma";
+import type { DefaultConnectionArguments } from "@pothos/plugin-relay";
+import type { ConversationMember as ConversationMemberRow, Conversation as ConversationRow, Message as MessageRow } from "@prisma/client";
 import { builder } from "../../builder.js";
 import type { Context } from "../../context.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
+import { badUserInput } from "../../graphql/errors.js";
 import { encodeGlobalId, nodeId } from "../../graphql/ids.js";
 import { keysetPage } from "../../graphql/pagination.js";
 import { isPrivateTo } from "../auth/viewer.js";
-import { hiddenUserIds, hides } from "../blocks/visibility.js";
+import { hiddenUserIds, hides, visibleRows } from "../blocks/visibility.js";
 import { User, UserId } from "../users/users.schema.js";
 import { MAX_MEMBERS, MAX_MESSAGE_LENGTH, leaveConversation, markConversationRead, sendMessage, startConversation } from "./messages.service.js";
 
@@ -115,22 +117,55 @@ builder.prismaObjectFields("Conversation", (t) => ({
   }, MessageConnection),
 }));
 
+/** A page of rows already in memory, ordered by id, with the cursors a Prisma connection over them would have. */
+function pageById<T extends { id: number }>(rows: T[], { first, last, after, before }: DefaultConnectionArguments) {
+  const bound = (cursor: string | null | undefined, name: string) => {
+    if (cursor == null) return null;
+    const id = parsePrismaCursor(cursor);
+    if (typeof id !== "number") throw badUserInput(`\`${name}\` is not a cursor of this list.`);
+    return id;
+  };
+  const [afterId, beforeId] = [bound(after, "after"), bound(before, "before")];
+  const window = rows.filter((row) => (afterId === null || row.id > afterId) && (beforeId === null || row.id < beforeId));
+  const backward = first == null && last != null;
+  const size = (backward ? last : first) ?? 20; // as builder.ts' defaultConnectionSize
+  const page = backward ? window.slice(Math.max(0, window.length - size)) : window.slice(0, size);
+  const edges = page.map((node) => ({ cursor: formatPrismaCursor(node, "id"), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: !backward && window.length > size,
+      hasPreviousPage: backward && window.length > size,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}
+
+// A message's readers come from its conversation's active members (at most MAX_MEMBERS), selected with
+// the message so that a page of messages with their receipts is one statement; they are paged here.
 builder.prismaObjectFields("Message", (t) => ({
-  readBy: t.prismaConnection({
-    type: "ConversationMember",
-    cursor: "id",
-    description:
-      "The members other than the sender who have read this message (their last read message is this one or later), in the order they joined. One statement for each message it is asked of: ask it of the message you show receipts under.",
-    resolve: (query, message, _args, ctx) =>
-      ctx.reader.findMany(
-        "ConversationMember",
-        keysetPage(ctx, "ConversationMember", query, "asc", {
-          conversationId: message.conversationId,
-          leftAt: null,
-          userId: { not: message.senderId },
-          lastReadMessageId: { gte: message.id },
-        }),
-        (q) => ctx.db.conversationMember.findMany(q),
+  readBy: t.connection({
+    type: ConversationMember,
+    description: "The members other than the sender who have read this message (their last read message is this one or later), in the order they joined.",
+    select: (_args, ctx, nestedSelection) => ({
+      id: true,
+      senderId: true,
+      conversation: {
+        select: {
+          members: nestedSelection(
+            { where: { leftAt: null, ...visibleRows(ctx.viewer, "ConversationMember") }, orderBy: { id: "asc" }, select: { id: true, userId: true, lastReadMessageId: true } },
+            ["edges", "node"],
+          ),
+        },
+      },
+    }),
+    resolve: (message, args) =>
+      pageById(
+        (message.conversation.members as ConversationMemberRow[]).filter(
+          (m) => m.userId !== message.senderId && m.lastReadMessageId !== null && m.lastReadMessageId >= message.id,
+        ),
+        args,
       ),
   }, ConversationMemberConnection),
 }));
