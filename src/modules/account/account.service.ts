@@ -1,6 +1,7 @@
-import { type EmailTokenPurpose, Prisma, type PrismaClient } from "@prisma/client";
+import type { EmailTokenPurpose, PrismaClient } from "@prisma/client";
 import { z } from "zod";
 import type { Config } from "../../config.js";
+import { isUniqueViolation } from "../../db-errors.js";
 import { ValidationError, parseInput } from "../../errors.js";
 import { type Tx, queueMail, wakeOutbox } from "../../jobs/outbox.js";
 import type { RateLimits } from "../../rate-limits.js";
@@ -101,7 +102,7 @@ export async function verifyEmail(db: Db, config: AccountConfig, token: string) 
     if (changed) wakeOutbox(db);
     return userId;
   } catch (error) {
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
+    if (isUniqueViolation(error)) {
       throw ValidationError.of("token", "Another account took this address meanwhile; ask for a change to another one.");
     }
     throw error;
