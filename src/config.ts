@@ -182,7 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Node's HTTP server refuses a headers timeout longer than the request timeout.
   if (e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) throw new ConfigError("Invalid configuration:\n  HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT");
   // Production mail must leave the machine, and its links must reach the real frontend.
-  const missing = production ? (["SMTP_URL", "MAIL_FROM", "APP_URL"] as const).filter((name) => !e[name]) : [];
+  const missing = production ? (["JWT_SECRET", "SMTP_URL", "MAIL_FROM", "APP_URL"] as const).filter((name) => !e[name]) : [];
   if (missing.length > 0) throw new ConfigError(`Invalid configuration:\n${missing.map((name) => `  ${name}: required when NODE_ENV=production`).join("\n")}`);
   const dataDir = resolve(e.DATA_DIR);
   return {

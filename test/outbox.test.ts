@@ -1,19 +1,22 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { simpleParser } from "mailparser";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/db.js";
 import { queueMail, retryDelay } from "../src/jobs/outbox.js";
 import { startWorker, type Worker } from "../src/jobs/worker.js";
-import { messageId } from "../src/modules/mail/mailer.js";
+import { createLogger } from "../src/logger.js";
+import { createMailer, messageId } from "../src/modules/mail/mailer.js";
 import { verifyEmailMail } from "../src/modules/mail/templates.js";
 import { graphql } from "./gql/index.js";
 import { type TestApi, testApi, testConfig } from "./support/api.js";
 import { recreateDatabase, templateName } from "./support/database.js";
 import { logLines } from "./support/logs.js";
-import { eventually, testWorker } from "./support/mail.js";
+import { eventually, fastOutbox, testWorker } from "./support/mail.js";
 import { type Smtp, startSmtp } from "./support/smtp.js";
 
 const RequestReset = graphql(`
@@ -82,6 +85,28 @@ describe("retries", () => {
   it("backs off exponentially with jitter, up to the cap", () => {
     expect([1, 2, 3, 4, 10].map((n) => retryDelay(n, 100, 1_000, () => 0))).toEqual([50, 100, 200, 400, 500]);
     expect([1, 2, 3, 4, 10].map((n) => retryDelay(n, 100, 1_000, () => 1))).toEqual([100, 200, 400, 800, 1_000]);
+  });
+});
+
+describe("without SMTP_URL (development)", () => {
+  it("writes each message as an .eml file in DATA_DIR/mail and logs its links", async () => {
+    const fileDir = mkdtempSync(join(tmpdir(), "chirp-mail-"));
+    const lines: string[] = [];
+    const logger = createLogger("info", new Writable({ write: (chunk, _encoding, done) => done(void lines.push(String(chunk))) }));
+    try {
+      const worker = startWorker({ db: api.db, logger, mailer: createMailer({ ...testConfig.mail, smtpUrl: undefined, fileDir }, logger), settings: fastOutbox });
+      workers.push(worker);
+      const id = await queueMail(api.db, "dev@example.com", verifyEmailMail("dev", "http://localhost:3000/verify-email#token=abc123", 3600));
+      worker.wake();
+      const file = join(fileDir, `${id}.eml`);
+      const eml = await eventually(async () => existsSync(file) && readFileSync(file));
+      const parsed = await simpleParser(eml);
+      expect(parsed).toMatchObject({ subject: "Confirm your email address for Chirp", messageId: messageId(id, testConfig.mail.from) });
+      expect(parsed.html).toContain("verify-email#token=abc123");
+      await eventually(async () => lines.some((l) => l.includes(`"links":["http://localhost:3000/verify-email#token=abc123"]`)));
+    } finally {
+      rmSync(fileDir, { recursive: true, force: true });
+    }
   });
 });
 
