@@ -71,10 +71,9 @@ async function stop(signal: string) {
   logger.info({ signal }, "shutting down");
   // Let in-flight requests (and their transactions) finish, then close the database: closing it first
   // fails every open transaction with "Unknown transaction status".
-  const { cut } = await drain(config.shutdownTimeoutMs);
+  // Meanwhile the worker's send in flight finishes and is marked; a claim it never got to runs out its lease.
+  const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutMs), worker.stop()]);
   if (cut > 0) logger.warn({ connections: cut }, "cut connections still busy after SHUTDOWN_TIMEOUT");
-  // A send in flight finishes and is marked; a claim the worker never got to runs out its lease.
-  await worker.stop();
   await app.dispose();
   await db.close();
   logger.info("stopped");

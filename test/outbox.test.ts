@@ -170,7 +170,7 @@ describe("a worker killed between the server's acceptance and the commit", () =>
     // A database of its own, which the worker processes open themselves.
     const dataDir = mkdtempSync(join(tmpdir(), "chirp-outbox-"));
     const url = process.env.DATABASE_URL ? await recreateDatabase(process.env.DATABASE_URL, "outbox_crash", templateName(process.env.DATABASE_URL)) : undefined;
-    const target = url ? { DATABASE_URL: url } : { DATA_DIR: dataDir };
+    const target: Record<string, string> = url ? { DATABASE_URL: url } : { DATA_DIR: dataDir };
     const email = `crash-${Date.now()}@example.com`;
     try {
       const first = spawnWorker({ ...target, SEED_EMAIL: email, HANG_AFTER_SEND: "1" });
