@@ -53,7 +53,8 @@ describe("retries", () => {
     // Attempts fail and are scheduled again (20 ms doubling, capped at 200 ms), nothing is lost.
     const failing = await eventually(async () => {
       const r = await row(user.email);
-      return r.attempts >= 3 && r;
+      // Between attempts (not claimed), so the delivery below is a later claim.
+      return r.attempts >= 3 && r.lockedUntil === null && r;
     });
     expect(failing).toMatchObject({ status: "PENDING", lastError: expect.stringContaining("ECONNREFUSED") });
     expect(failing.text).toContain("#token=");
