@@ -85,6 +85,18 @@ const EnvSchema = z.object({
   REQUEST_TIMEOUT: z.coerce.number().int().min(1).default(30),
   HEADERS_TIMEOUT: z.coerce.number().int().min(1).default(10),
   SHUTDOWN_TIMEOUT: z.coerce.number().int().min(1).default(10),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional(),
+  MAIL_FROM: z.string().trim().min(3).optional(),
+  APP_URL: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  EMAIL_VERIFICATION_TTL: z.coerce.number().int().min(60).default(86_400),
+  PASSWORD_RESET_TTL: z.coerce.number().int().min(60).default(3_600),
+  MAILS_PER_ADDRESS: z.coerce.number().int().min(1).default(5),
+  PASSWORD_RESETS_PER_IP: z.coerce.number().int().min(1).default(20),
+  OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(5_000),
+  OUTBOX_LEASE_MS: z.coerce.number().int().min(100).default(60_000),
+  OUTBOX_RETRY_BASE_MS: z.coerce.number().int().min(1).default(10_000),
+  OUTBOX_RETRY_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
+  OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
 });
 
 export type Config = {
@@ -124,7 +136,32 @@ export type Config = {
   http: { headersTimeoutMs: number; requestTimeoutMs: number };
   /** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
   shutdownTimeoutMs: number;
+  mail: MailConfig;
+  outbox: OutboxSettings;
 };
+
+export interface MailConfig {
+  /** Where mail goes; undefined (outside production) writes each message as an .eml file into `fileDir`. */
+  smtpUrl: string | undefined;
+  fileDir: string;
+  from: string;
+  /** The frontend that opens the links of the mails (verify-email, reset-password pages). */
+  appUrl: string;
+  verificationTtlSeconds: number;
+  resetTtlSeconds: number;
+}
+
+export interface OutboxSettings {
+  /** How often a worker looks for messages other instances wrote (its own wake it at once). */
+  pollMs: number;
+  /** How long a claimed message is its worker's before another may claim it again. */
+  leaseMs: number;
+  /** The first retry's delay; each further retry doubles it, up to `retryMaxMs`, with jitter. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Claims after which a message that still failed is dead (logged, never sent). */
+  maxAttempts: number;
+}
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -144,6 +181,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // Node's HTTP server refuses a headers timeout longer than the request timeout.
   if (e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) throw new ConfigError("Invalid configuration:\n  HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT");
+  // Production mail must leave the machine, and its links must reach the real frontend.
+  const missing = production ? (["JWT_SECRET", "SMTP_URL", "MAIL_FROM", "APP_URL"] as const).filter((name) => !e[name]) : [];
+  if (missing.length > 0) throw new ConfigError(`Invalid configuration:\n${missing.map((name) => `  ${name}: required when NODE_ENV=production`).join("\n")}`);
   const dataDir = resolve(e.DATA_DIR);
   return {
     env: e.NODE_ENV,
@@ -173,11 +213,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginFailuresPerAccount: e.LOGIN_FAILURES_PER_ACCOUNT,
       loginFailuresPerIp: e.LOGIN_FAILURES_PER_IP,
       signUpsPerIp: e.SIGNUPS_PER_IP,
+      mailsPerAddress: e.MAILS_PER_ADDRESS,
+      passwordResetsPerIp: e.PASSWORD_RESETS_PER_IP,
       windowSeconds: e.RATE_LIMIT_WINDOW,
     },
     logLevel: e.LOG_LEVEL,
     http: { headersTimeoutMs: e.HEADERS_TIMEOUT * 1000, requestTimeoutMs: e.REQUEST_TIMEOUT * 1000 },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
+    mail: {
+      smtpUrl: e.SMTP_URL,
+      fileDir: join(dataDir, "mail"),
+      from: e.MAIL_FROM ?? "Chirp <no-reply@localhost>",
+      appUrl: (e.APP_URL ?? "http://localhost:3000").replace(/\/+$/, ""),
+      verificationTtlSeconds: e.EMAIL_VERIFICATION_TTL,
+      resetTtlSeconds: e.PASSWORD_RESET_TTL,
+    },
+    outbox: {
+      pollMs: e.OUTBOX_POLL_MS,
+      leaseMs: e.OUTBOX_LEASE_MS,
+      retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
+      retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
+      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    },
   };
 }
 

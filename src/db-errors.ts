@@ -49,3 +49,11 @@ export function errorChain(error: unknown): Record<string, unknown>[] {
   }
   return found;
 }
+
+/**
+ * Whether an error is a unique-index violation: Prisma's P2002, or, inside an interactive
+ * transaction, the driver adapter's own error (UniqueConstraintViolation, SQLSTATE 23505).
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  return errorChain(error).some((e) => e.code === "P2002" || e.kind === "UniqueConstraintViolation" || e.originalCode === "23505" || e.code === "23505");
+}

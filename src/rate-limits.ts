@@ -10,6 +10,10 @@ export interface RateLimitSettings {
   loginFailuresPerIp: number;
   /** Sign-ups allowed per client address in the window. */
   signUpsPerIp: number;
+  /** Mails with a link (verification, password reset, change of address) allowed per address in the window. */
+  mailsPerAddress: number;
+  /** Password-reset requests allowed per client address, across addresses, in the window. */
+  passwordResetsPerIp: number;
   windowSeconds: number;
 }
 
@@ -26,6 +30,8 @@ export class RateLimits {
   private readonly logInByAccount: RateLimiterMemory;
   private readonly logInByIp: RateLimiterMemory;
   private readonly signUpByIp: RateLimiterMemory;
+  private readonly mailByAddress: RateLimiterMemory;
+  private readonly resetByIp: RateLimiterMemory;
 
   constructor(settings: RateLimitSettings) {
     const duration = settings.windowSeconds;
@@ -33,6 +39,8 @@ export class RateLimits {
     this.logInByAccount = new RateLimiterMemory({ keyPrefix: "login-account", points: settings.loginFailuresPerAccount, duration });
     this.logInByIp = new RateLimiterMemory({ keyPrefix: "login-ip", points: settings.loginFailuresPerIp, duration });
     this.signUpByIp = new RateLimiterMemory({ keyPrefix: "signup-ip", points: settings.signUpsPerIp, duration });
+    this.mailByAddress = new RateLimiterMemory({ keyPrefix: "mail-address", points: settings.mailsPerAddress, duration });
+    this.resetByIp = new RateLimiterMemory({ keyPrefix: "reset-ip", points: settings.passwordResetsPerIp, duration });
   }
 
   /**
@@ -57,6 +65,20 @@ export class RateLimits {
 
   async signUp(ip: string) {
     await consume(this.signUpByIp, ip, "Too many sign-ups from this address");
+  }
+
+  /**
+   * Counts a password-reset request for `email` (lower-cased) from `ip`, whether or not an account
+   * has that address, so the limit itself tells nothing about which addresses exist.
+   */
+  async passwordReset(email: string, ip: string) {
+    await consume(this.resetByIp, ip, "Too many password resets from this address");
+    await consume(this.mailByAddress, email, "Too many mails to this address");
+  }
+
+  /** Counts a mail with a link to `email`, so nobody can flood an inbox. */
+  async mailTo(email: string) {
+    await consume(this.mailByAddress, email, "Too many mails to this address");
   }
 }
 

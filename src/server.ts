@@ -3,8 +3,11 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db.js";
 import { loadDemoData } from "./demo.js";
 import { createHttpServer } from "./http-server.js";
+import { startWorker } from "./jobs/worker.js";
 import { createLogger } from "./logger.js";
 import { migrate } from "./migrate.js";
+import { removeExpiredEmailData } from "./modules/account/account.service.js";
+import { createMailer } from "./modules/mail/mailer.js";
 
 const startedAt = performance.now();
 let config: Config;
@@ -36,6 +39,15 @@ if (db.kind === "pglite") {
   }
 }
 
+// Sends the outbox (at once for this process's own commits, by polling for other instances') and runs periodic tasks.
+const worker = startWorker({
+  db: db.prisma,
+  logger,
+  mailer: createMailer(config.mail, logger),
+  settings: config.outbox,
+  periodic: [{ name: "remove-expired-email-data", intervalMs: 3_600_000, run: removeExpiredEmailData }],
+});
+
 const shutdown = new AbortController();
 const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal });
 const { server, drain } = createHttpServer(app, config.http);
@@ -43,6 +55,7 @@ server.on("error", async (error: NodeJS.ErrnoException) => {
   // Most often another Chirp (or anything else) already listens there: say so, without a stack trace.
   const reason = error.code === "EADDRINUSE" ? `port ${config.port} is already in use (PORT sets another)` : error.message;
   logger.fatal({ code: error.code }, `cannot listen on ${config.host}:${config.port}: ${reason}`);
+  await worker.stop();
   await db.close();
   process.exit(1);
 });
@@ -58,7 +71,8 @@ async function stop(signal: string) {
   logger.info({ signal }, "shutting down");
   // Let in-flight requests (and their transactions) finish, then close the database: closing it first
   // fails every open transaction with "Unknown transaction status".
-  const { cut } = await drain(config.shutdownTimeoutMs);
+  // Meanwhile the worker's send in flight finishes and is marked; a claim it never got to runs out its lease.
+  const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutMs), worker.stop()]);
   if (cut > 0) logger.warn({ connections: cut }, "cut connections still busy after SHUTDOWN_TIMEOUT");
   await app.dispose();
   await db.close();

@@ -40,7 +40,14 @@ describe("configuration", () => {
   });
 
   it("keeps production closed by default: no demo data, GraphiQL, introspection or CORS origin unless asked", () => {
-    const production = { NODE_ENV: "production", JWT_SECRET: "a-production-secret-of-32-characters!", DATA_DIR: dataDir };
+    const production = {
+      NODE_ENV: "production",
+      JWT_SECRET: "a-production-secret-of-32-characters!",
+      DATA_DIR: dataDir,
+      SMTP_URL: "smtp://mail.example.com:587",
+      MAIL_FROM: "Chirp <no-reply@example.com>",
+      APP_URL: "https://app.example.com",
+    };
     expect(loadConfig(production)).toMatchObject({ demoData: false, graphiql: false, introspection: false, corsOrigins: [] });
     expect(loadConfig({ ...production, GRAPHIQL: "true", INTROSPECTION: "true" })).toMatchObject({ graphiql: true, introspection: true });
     expect(() => loadConfig({ ...production, DEMO_DATA: "true" })).toThrow(/DEMO_DATA: demo data .* is never loaded when NODE_ENV=production/);
@@ -62,6 +69,14 @@ describe("configuration", () => {
   it("waits DATABASE_CONNECT_TIMEOUT seconds for a connection to PostgreSQL", () => {
     expect(loadConfig({ DATA_DIR: dataDir }).databaseConnectTimeoutMs).toBe(5_000);
     expect(() => loadConfig({ DATABASE_CONNECT_TIMEOUT: "-1", DATA_DIR: dataDir })).toThrow(/DATABASE_CONNECT_TIMEOUT: /);
+  });
+
+  it("requires SMTP_URL, MAIL_FROM and APP_URL in production, listed with JWT_SECRET in one message; elsewhere mail goes to .eml files", () => {
+    expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dataDir })).toThrow(
+      "  JWT_SECRET: required when NODE_ENV=production\n  SMTP_URL: required when NODE_ENV=production\n  MAIL_FROM: required when NODE_ENV=production\n  APP_URL: required when NODE_ENV=production",
+    );
+    expect(() => loadConfig({ SMTP_URL: "http://mail.example.com" })).toThrow("SMTP_URL: must be an smtp:// or smtps:// URL");
+    expect(loadConfig({ DATA_DIR: dataDir }).mail).toMatchObject({ smtpUrl: undefined, fileDir: join(dataDir, "mail"), appUrl: "http://localhost:3000" });
   });
 
   it("requires JWT_SECRET in production", () => {

@@ -14,7 +14,7 @@ const SignUp = graphql(`
   }
 `);
 
-const limits = { loginFailuresPerAccountAndIp: 3, loginFailuresPerAccount: 8, loginFailuresPerIp: 6, signUpsPerIp: 4, windowSeconds: 60 };
+const limits = { loginFailuresPerAccountAndIp: 3, loginFailuresPerAccount: 8, loginFailuresPerIp: 6, signUpsPerIp: 4, mailsPerAddress: 3, passwordResetsPerIp: 5, windowSeconds: 60 };
 /** A fresh app per test: the counters live in the app. */
 const freshApi = (overrides: Partial<typeof limits> = {}) => testApi({ ...testConfig, rateLimits: { ...limits, ...overrides } });
 

@@ -1,6 +1,8 @@
 import type { PrismaClient, Role, TokenScope } from "@prisma/client";
 import { z } from "zod";
 import type { Config } from "../../config.js";
+import { wakeOutbox } from "../../jobs/outbox.js";
+import { recordDevice } from "../account/devices.js";
 import { VIEWER_USER_SELECT, type Viewer, toViewer } from "./viewer.js";
 import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 import { createUser, handleKey } from "../users/users.service.js";
@@ -20,7 +22,7 @@ import {
 } from "./credentials.js";
 
 type Db = PrismaClient;
-type AuthConfig = Pick<Config, "jwt">;
+type AuthConfig = Pick<Config, "jwt" | "mail">;
 
 const INVALID_LOGIN = "Wrong handle, email or password.";
 const SESSION_ENDED = "The session has ended; log in again.";
@@ -117,7 +119,8 @@ export async function signUp(db: Db, config: AuthConfig, input: z.input<typeof S
   const parsed = parseInput(SignUpInput, input);
   await client.rateLimits.signUp(client.ip);
   const user = await createUser(db, parsed);
-  return startSession(db, config, { id: user.id, role: user.role, blocking: [], blockedBy: [], muting: [] }, client.userAgent);
+  const account = { id: user.id, role: user.role, handle: parsed.handle, email: user.email, blocking: [], blockedBy: [], muting: [] };
+  return startSession(db, config, account, client, { notifyNewDevice: false });
 }
 
 const LogInInput = z.object({ login: z.string().trim().min(1, "Enter your handle or email"), password: z.string().min(1, "Enter your password") });
@@ -132,7 +135,7 @@ export async function logIn(db: Db, config: AuthConfig, input: z.input<typeof Lo
   const byEmail = login.includes("@");
   const user = await db.user.findFirst({
     where: byEmail ? { email: login.toLowerCase() } : { handleKey: handleKey(login) },
-    select: { ...VIEWER_USER_SELECT, passwordHash: true },
+    select: { ...VIEWER_USER_SELECT, handle: true, email: true, passwordHash: true },
   });
   // An unknown account is limited by what was typed: guessing which accounts exist is guessing too.
   const account = user ? `user:${user.id}` : `unknown:${byEmail ? login.toLowerCase() : handleKey(login)}`;
@@ -142,22 +145,29 @@ export async function logIn(db: Db, config: AuthConfig, input: z.input<typeof Lo
   if (!user || !valid) throw new AuthenticationError(INVALID_LOGIN);
   await client.rateLimits.logInSucceeded(account, client.ip);
   if (user.suspendedAt) throw new ForbiddenError(SUSPENDED);
-  return startSession(db, config, user, client.userAgent);
+  return startSession(db, config, user, client, { notifyNewDevice: true });
 }
 
-async function startSession(db: Db, config: AuthConfig, user: Parameters<typeof toViewer>[0], userAgent: string | null): Promise<AuthResult> {
+type SessionUser = Parameters<typeof toViewer>[0] & { handle: string; email: string };
+
+/** The session and its device are recorded together, with the new-device mail when there is one (see account/devices.ts). */
+async function startSession(db: Db, config: AuthConfig, user: SessionUser, client: Client, { notifyNewDevice }: { notifyNewDevice: boolean }): Promise<AuthResult> {
   const refresh = newSecret(REFRESH_TOKEN_PREFIX);
   const refreshTokenExpiresAt = new Date(Date.now() + config.jwt.refreshTtl * 1000);
-  const session = await db.session.create({
-    data: {
-      id: newSessionId(),
-      userId: user.id,
-      userAgent: userAgent?.slice(0, 500) ?? null,
-      expiresAt: refreshTokenExpiresAt,
-      refreshTokens: { create: { tokenHash: refresh.hash } },
-    },
-    select: { id: true },
+  const { session, mailed } = await db.$transaction(async (tx) => {
+    const session = await tx.session.create({
+      data: {
+        id: newSessionId(),
+        userId: user.id,
+        userAgent: client.userAgent?.slice(0, 500) ?? null,
+        expiresAt: refreshTokenExpiresAt,
+        refreshTokens: { create: { tokenHash: refresh.hash } },
+      },
+      select: { id: true },
+    });
+    return { session, mailed: await recordDevice(tx, config, user, client, notifyNewDevice) };
   });
+  if (mailed) wakeOutbox(db);
   const access = await signAccessToken(config.jwt, user.id, session.id);
   return {
     viewer: toViewer(user, { canRead: true, canWrite: true, sessionId: session.id }),

@@ -64,6 +64,11 @@ const LIST_RULES: { [M in Prisma.ModelName]: ((hidden: number[]) => Where<M>) | 
   Conversation: null,
   ConversationMember: (hidden) => ({ userId: { notIn: hidden } }),
   Message: (hidden) => ({ senderId: { notIn: hidden } }),
+  // Account mail: nobody's list (email tokens, known devices, the outbox and job schedules are never listed).
+  EmailToken: null,
+  KnownDevice: null,
+  OutboxMessage: null,
+  JobSchedule: null,
 };
 
 /** The condition a list of `model` adds for the viewer, or undefined when nothing is hidden. */

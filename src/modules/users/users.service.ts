@@ -24,10 +24,16 @@ const Handle = z
 
 const DisplayName = z.string().trim().min(1, "Must not be empty").max(50, "At most 50 characters");
 
+/** The rules of every new password: sign-up, reset. */
+export const Password = z.string().min(10, "At least 10 characters").max(256, "At most 256 characters");
+
+/** An email address as stored: trimmed and lower-cased. */
+export const Email = z.string().trim().toLowerCase().pipe(z.email("Enter a valid email address"));
+
 const NewUser = z.object({
   handle: Handle,
-  email: z.string().trim().toLowerCase().pipe(z.email("Enter a valid email address")),
-  password: z.string().min(10, "At least 10 characters").max(256, "At most 256 characters"),
+  email: Email,
+  password: Password,
   displayName: DisplayName.optional(),
 });
 
@@ -50,7 +56,7 @@ export async function createUser(db: Db, input: z.input<typeof NewUser>) {
         displayName: displayName ?? handle,
         passwordHash: await hashPassword(password),
       },
-      select: { id: true, role: true },
+      select: { id: true, role: true, email: true },
     });
   } catch (error) {
     // Lost a race with another sign-up between the check and the insert.
