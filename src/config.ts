@@ -196,7 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATABASE_URL ? undefined : join(dataDir, "pglite"),
     demoData: e.DEMO_DATA ?? !production,
     jwt: {
-      secret: new TextEncoder().encode(e.JWT_SECRET ?? developmentSecret(e.NODE_ENV, dataDir)),
+      secret: new TextEncoder().encode(e.JWT_SECRET ?? developmentSecret(dataDir)),
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       accessTtl: e.ACCESS_TOKEN_TTL,
@@ -239,10 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** Outside production a missing secret is generated once and kept in the data folder. */
-function developmentSecret(env: Config["env"], dataDir: string): string {
-  if (env === "production") {
-    throw new ConfigError("Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production");
-  }
+function developmentSecret(dataDir: string): string {
   const file = join(dataDir, "jwt-secret");
   try {
     return readFileSync(file, "utf8").trim();
