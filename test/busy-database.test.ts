@@ -76,7 +76,10 @@ describe("a write that waits for a busy database", { timeout: 40_000 }, () => {
   it.runIf(onPostgres)("answers SERVICE_UNAVAILABLE when no pooled connection frees up within DATABASE_CONNECT_TIMEOUT", async () => {
     // The second waits for the first's row, so both connections of the pool stay taken.
     const held = Promise.all([holdAuthorRow(CONNECT_TIMEOUT_MS + 2_500), holdAuthorRow(0)]);
-    await sleep(100);
+    // On a connection of its own (not the pool's): until the second is queued behind the first.
+    const session = await db.session();
+    while ((await session.query<{ waiting: number }>("SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted")).rows[0]!.waiting === 0) await sleep(20);
+    await session.release();
     const result = await createPost("never written either");
     await held;
     expect(result.status).toBe(503);
