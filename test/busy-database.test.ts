@@ -74,15 +74,29 @@ describe("a write that waits for a busy database", { timeout: 40_000 }, () => {
   });
 
   it.runIf(onPostgres)("answers SERVICE_UNAVAILABLE when no pooled connection frees up within DATABASE_CONNECT_TIMEOUT", async () => {
-    // The second waits for the first's row, so both connections of the pool stay taken.
-    const held = Promise.all([holdAuthorRow(CONNECT_TIMEOUT_MS + 2_500), holdAuthorRow(0)]);
-    // On a connection of its own (not the pool's): until the second is queued behind the first.
+    // Watched from a connection of its own, outside the pool: the pool's two connections get taken in turn.
     const session = await db.session();
-    while ((await session.query<{ waiting: number }>("SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted")).rows[0]!.waiting === 0) await sleep(20);
-    await session.release();
-    const result = await createPost("never written either");
-    await held;
-    expect(result.status).toBe(503);
-    expect(codes(result.body)).toEqual(["SERVICE_UNAVAILABLE"]);
+    /** Waits until `count` of the pool's connections (all but the session's) are in `condition`. */
+    const until = async (condition: string, count: (n: number, all: number) => boolean = (n) => n > 0) => {
+      const sql = `SELECT count(*) FILTER (WHERE ${condition})::int AS n, count(*)::int AS all FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+      for (;;) {
+        const { n, all } = (await session.query<{ n: number; all: number }>(sql)).rows[0]!;
+        if (count(n, all)) return;
+        await sleep(20);
+      }
+    };
+    try {
+      await until("state = 'idle'", (n, all) => n === all); // the earlier tests' transactions have ended
+      const first = holdAuthorRow(CONNECT_TIMEOUT_MS + 2_500);
+      await until("state = 'idle in transaction'");
+      const second = holdAuthorRow(0);
+      await until("wait_event_type = 'Lock'");
+      const result = await createPost("never written either");
+      await Promise.all([first, second]);
+      expect(result.status).toBe(503);
+      expect(codes(result.body)).toEqual(["SERVICE_UNAVAILABLE"]);
+    } finally {
+      await session.release();
+    }
   });
 });
