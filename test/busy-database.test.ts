@@ -79,11 +79,12 @@ describe("a write that waits for a busy database", { timeout: 40_000 }, () => {
     /** Waits until `count` of the pool's connections (all but the session's) are in `condition`. */
     const until = async (condition: string, count: (n: number, all: number) => boolean = (n) => n > 0) => {
       const sql = `SELECT count(*) FILTER (WHERE ${condition})::int AS n, count(*)::int AS all FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
-      for (;;) {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(20)) {
         const { n, all } = (await session.query<{ n: number; all: number }>(sql)).rows[0]!;
         if (count(n, all)) return;
-        await sleep(20);
       }
+      const { rows } = await session.query("SELECT state, left(query, 60) AS query, wait_event_type FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+      throw new Error(`never ${condition}: ${JSON.stringify(rows)}`);
     };
     try {
       await until("state = 'idle'", (n, all) => n === all); // the earlier tests' transactions have ended
