@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import proxyaddr from "proxy-addr";
 import { z } from "zod";
@@ -85,6 +86,16 @@ const EnvSchema = z.object({
   REQUEST_TIMEOUT: z.coerce.number().int().min(1).default(30),
   HEADERS_TIMEOUT: z.coerce.number().int().min(1).default(10),
   SHUTDOWN_TIMEOUT: z.coerce.number().int().min(1).default(10),
+  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1_024).max(100_000_000).default(5_000_000),
+  UPLOAD_MAX_FILES: z.coerce.number().int().min(1).max(20).default(4),
+  UPLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
+  MEDIA_STORAGE: z.enum(["disk", "s3"]).default("disk"),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default("us-east-1"),
+  S3_ENDPOINT: z.url().optional(),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: boolean.optional(),
 });
 
 export type Config = {
@@ -124,7 +135,17 @@ export type Config = {
   http: { headersTimeoutMs: number; requestTimeoutMs: number };
   /** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
   shutdownTimeoutMs: number;
+  media: MediaConfig;
 };
+
+export interface MediaConfig {
+  /** The largest file of an upload, and how many files one request may carry. */
+  maxBytes: number;
+  maxFiles: number;
+  /** How many images are decoded at once; the others wait their turn. */
+  concurrency: number;
+  storage: { driver: "disk"; dir: string } | { driver: "s3"; bucket: string; region: string; endpoint?: string; forcePathStyle: boolean; credentials?: { accessKeyId: string; secretAccessKey: string } };
+}
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -144,6 +165,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // Node's HTTP server refuses a headers timeout longer than the request timeout.
   if (e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) throw new ConfigError("Invalid configuration:\n  HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT");
+  if (e.MEDIA_STORAGE === "s3" && !e.S3_BUCKET) throw new ConfigError("Invalid configuration:\n  S3_BUCKET: required when MEDIA_STORAGE=s3");
+  if (!e.S3_ACCESS_KEY_ID !== !e.S3_SECRET_ACCESS_KEY) throw new ConfigError("Invalid configuration:\n  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: give both or neither (the SDK's default credentials)");
   const dataDir = resolve(e.DATA_DIR);
   return {
     env: e.NODE_ENV,
@@ -178,6 +201,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     http: { headersTimeoutMs: e.HEADERS_TIMEOUT * 1000, requestTimeoutMs: e.REQUEST_TIMEOUT * 1000 },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
+    media: {
+      maxBytes: e.UPLOAD_MAX_BYTES,
+      maxFiles: e.UPLOAD_MAX_FILES,
+      // One core stays with the event loop (and PGlite, which runs on it).
+      concurrency: e.UPLOAD_CONCURRENCY ?? Math.max(1, availableParallelism() - 1),
+      storage:
+        e.MEDIA_STORAGE === "s3"
+          ? {
+              driver: "s3",
+              bucket: e.S3_BUCKET!,
+              region: e.S3_REGION,
+              endpoint: e.S3_ENDPOINT,
+              forcePathStyle: e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== undefined,
+              credentials: e.S3_ACCESS_KEY_ID ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY! } : undefined,
+            }
+          : { driver: "disk", dir: join(dataDir, "media") },
+    },
   };
 }
 

@@ -12,5 +12,6 @@ import "./modules/search/search.schema.js";
 import "./modules/notifications/notifications.schema.js";
 import "./modules/entities/entities.schema.js";
 import "./modules/messages/messages.schema.js";
+import "./modules/media/media.schema.js";
 
 export const schema = resolveNodeIdsSynchronously(lexicographicSortSchema(builder.toSchema()));

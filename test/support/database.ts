@@ -15,7 +15,7 @@ export interface TestDatabase {
 }
 
 const TABLES = [
-  "notification_actors", "notifications", "notification_inboxes", "post_entities", "post_hashtags", "hashtags",
+  "media", "notification_actors", "notifications", "notification_inboxes", "post_entities", "post_hashtags", "hashtags",
   "blocks", "mutes", "likes", "follows", "posts", "refresh_tokens", "sessions", "api_tokens", "users",
 ];
 
