@@ -16,7 +16,6 @@ export const formDataLimits = ({ maxFileBytes, maxFiles }: MultipartLimits, fiel
   // `operations` and `map`, each at most a JSON body's size.
   fields: 2,
   fieldSize: fieldBytes,
-  parts: maxFiles + 2,
   fieldNameSize: 100,
 });
 

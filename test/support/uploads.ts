@@ -90,6 +90,7 @@ export function gifWithFrames(frames: number) {
     0, 0, 0, 255, 255, 255,
     0x21, 0xff, 0x0b, ...Buffer.from("NETSCAPE2.0"), 3, 1, 0, 0, 0, // loop forever
   ]);
-  const frame = Buffer.from([0x21, 0xf9, 4, 0, 10, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 0x01, 0]);
-  return Buffer.concat([head, ...Array.from({ length: frames }, () => frame), Buffer.from([0x3b])]);
+  // Black and white in turn (LZW codes clear, pixel, end), so that no encoder merges them.
+  const frame = (pixel: number) => Buffer.from([0x21, 0xf9, 4, 0, 10, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, pixel ? 0x4c : 0x44, 0x01, 0]);
+  return Buffer.concat([head, ...Array.from({ length: frames }, (_, i) => frame(i % 2)), Buffer.from([0x3b])]);
 }

@@ -6,15 +6,19 @@ import type { MediaStorage } from "./media.storage.js";
 
 export const MEDIA_PATH = "/media/";
 
-const FILE = new RegExp(`^([0-9a-f]{64})-(${Object.keys(SIZES).join("|")})\\.(jpg|png|webp|gif)$`);
-
-/** The stable URL of one size of an upload, on Chirp's own origin. */
-export const mediaUrl = (key: string, size: keyof typeof SIZES, format: Format) => MEDIA_PATH + fileName(key, size, format);
+const FILE = new RegExp(`^([1-9]\\d{0,9})/(([0-9a-f]{64})-(?:${Object.keys(SIZES).join("|")})\\.(jpg|png|webp|gif))$`);
 
 /**
- * Serves /media/<key>-<size>.<ext>. A name is content-addressed, so its bytes never change: immutable
- * for a year, its ETag the name. A file is served only while an upload that is not removed names it,
- * so a deleted post's or replaced avatar's media answer 404 before the sweep deletes the files.
+ * The stable URL of one size of an upload, on Chirp's own origin: the upload's id, then the file's
+ * content-addressed name. Identical uploads share files but not URLs, so each stops being served
+ * with its own row.
+ */
+export const mediaUrl = (id: number, key: string, size: keyof typeof SIZES, format: Format) => `${MEDIA_PATH}${id}/${fileName(key, size, format)}`;
+
+/**
+ * Serves /media/<id>/<key>-<size>.<ext>. A name is content-addressed, so its bytes never change:
+ * immutable for a year, its ETag the name. A file is served only while its upload is not removed,
+ * so a deleted post's or replaced avatar's media answer 404 at once, before the sweep deletes files.
  */
 export function useMediaFiles(db: PrismaClient, storage: MediaStorage): Plugin {
   return {
@@ -24,11 +28,11 @@ export function useMediaFiles(db: PrismaClient, storage: MediaStorage): Plugin {
       if (request.method !== "GET" && request.method !== "HEAD") {
         return endResponse(new fetchAPI.Response("Method not allowed", { status: 405, headers: { allow: "GET, HEAD" } }));
       }
-      const name = url.pathname.slice(MEDIA_PATH.length);
-      const match = FILE.exec(name);
-      if (!match) return notFound();
-      const format = (match[3] === "jpg" ? "jpeg" : match[3]) as Format;
-      if (!(await servable(db, match[1]!, format))) return notFound();
+      const match = FILE.exec(url.pathname.slice(MEDIA_PATH.length));
+      if (!match || Number(match[1]) > 2_147_483_647) return notFound();
+      const [, id, name, key] = match as unknown as [string, string, string, string];
+      const format = (match[4] === "jpg" ? "jpeg" : match[4]) as Format;
+      if (!(await servable(db, Number(id), key, format))) return notFound();
       const etag = `"${name}"`;
       const headers = {
         "content-type": CONTENT_TYPES[format],

@@ -72,7 +72,8 @@ export async function processImage(bytes: Uint8Array): Promise<ProcessedImage> {
   if (!format) throw reject(`Only JPEG, PNG, WebP and GIF images are accepted; this file is ${detected ? detected.mime : "not one of them"}.`);
   let meta: Metadata;
   try {
-    meta = await decode(bytes, format).metadata();
+    // The header only: the pixel limit is checked below, with the numbers in the message.
+    meta = await sharp(bytes, { limitInputPixels: false, animated: true }).metadata();
   } catch {
     throw damaged();
   }

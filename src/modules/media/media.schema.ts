@@ -40,8 +40,8 @@ export const Media = builder.prismaNode("Media", {
     url: t.string({
       description: "A stable path on Chirp's origin (/media/…): immutable, cached for a year.",
       args: { size: t.arg({ type: MediaSize, defaultValue: "large" }) },
-      select: { key: true, format: true },
-      resolve: (media, { size }) => mediaUrl(media.key, size, media.format as Format),
+      select: { id: true, key: true, format: true },
+      resolve: (media, { size }) => mediaUrl(media.id, media.key, size, media.format as Format),
     }),
     width: t.exposeInt("width", { description: "Of the LARGE size; SMALL keeps the proportions." }),
     height: t.exposeInt("height"),
@@ -65,8 +65,8 @@ builder.prismaObjectField("User", "avatarUrl", (t) =>
     nullable: true,
     args: { size: t.arg({ type: MediaSize, defaultValue: "small" }) },
     description: "The avatar's URL (set by updateProfile's avatarMediaId), or null.",
-    select: { avatarMedia: { select: { key: true, format: true } } },
-    resolve: (user, { size }) => (user.avatarMedia ? mediaUrl(user.avatarMedia.key, size, user.avatarMedia.format as Format) : null),
+    select: { avatarMedia: { select: { id: true, key: true, format: true } } },
+    resolve: (user, { size }) => (user.avatarMedia ? mediaUrl(user.avatarMedia.id, user.avatarMedia.key, size, user.avatarMedia.format as Format) : null),
   }),
 );
 

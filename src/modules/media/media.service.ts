@@ -101,9 +101,9 @@ export async function avatarChange(tx: Tx, viewer: Viewer, mediaId: number | nul
   return { avatarMediaId: mediaId };
 }
 
-/** Whether `/media/<name>` may be served: some upload not removed names the file. */
-export async function servable(db: Db, key: string, format: Format) {
-  return (await db.media.findFirst({ where: { key, format, removedAt: null }, select: { id: true } })) !== null;
+/** Whether a file of upload `id` may be served: the upload is there, names the file and is not removed. */
+export async function servable(db: Db, id: number, key: string, format: Format) {
+  return (await db.media.findFirst({ where: { id, key, format, removedAt: null }, select: { id: true } })) !== null;
 }
 
 /** Deletes the files of keys that no row names any more, each under its key's lock. */
