@@ -98,6 +98,15 @@ describe("uploadMedia", () => {
     }
   });
 
+  it("refuses alt text with NUL or over 1000 characters, before decoding, leaving nothing", async () => {
+    const rows = await api.db.media.count();
+    for (const [altText, message] of [["bad\u0000text", /not allowed \(U\+0000\)/], ["x".repeat(1001), /At most 1000 characters/]] as const) {
+      const result = await upload(api, alice, await photo(20, 20), { altText });
+      expect(result.body.data?.uploadMedia).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "altText", message: expect.stringMatching(message) }] });
+    }
+    expect(await api.db.media.count()).toBe(rows);
+  });
+
   it("the uploader edits the alt text; anyone else finds no such upload", async () => {
     const media = await uploaded(alice);
     const edited = await api.execute(UPDATE_MEDIA, { input: { mediaId: media.id, altText: "A cat" } }, { as: alice });
