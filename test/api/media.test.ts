@@ -5,6 +5,7 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DiskStorage } from "../../src/modules/media/media.storage.js";
 import { sweepUnattachedMedia } from "../../src/modules/media/media.service.js";
+import { graphql } from "../gql/index.js";
 import { type As, type TestApi, type TestUser, testApi, testConfig } from "../support/api.js";
 import { gifWithFrames, photo, pngDeclaring, sendMultipart, upload } from "../support/uploads.js";
 
@@ -21,20 +22,20 @@ beforeAll(async () => {
   bob = await api.signUp();
 });
 
-const CREATE_POST = `mutation ($input: CreatePostInput!) {
+const CREATE_POST = graphql(`mutation MediaCreatePost($input: CreatePostInput!) {
   createPost(input: $input) {
     __typename
     ... on Post { id media { id url width height altText } }
     ... on Error { message code }
     ... on ValidationError { fieldErrors { field message } }
   }
-}`;
-const POST = `query ($id: ID!) { post(id: $id) { id isUnavailable media { id url altText } } }`;
-const DELETE_POST = `mutation ($id: ID!) { deletePost(input: { postId: $id }) { __typename } }`;
-const UPDATE_MEDIA = `mutation ($input: UpdateMediaInput!) { updateMedia(input: $input) { __typename ... on Media { altText } ... on Error { code message } } }`;
-const UPDATE_PROFILE = `mutation ($input: UpdateProfileInput!) {
+}`);
+const POST = graphql(`query MediaPost($id: ID!) { post(id: $id) { id isUnavailable media { id url altText } } }`);
+const DELETE_POST = graphql(`mutation MediaDeletePost($id: ID!) { deletePost(input: { postId: $id }) { __typename } }`);
+const UPDATE_MEDIA = graphql(`mutation MediaUpdate($input: UpdateMediaInput!) { updateMedia(input: $input) { __typename ... on Media { altText } ... on Error { code message } } }`);
+const UPDATE_PROFILE = graphql(`mutation MediaUpdateProfile($input: UpdateProfileInput!) {
   updateProfile(input: $input) { __typename ... on User { avatarUrl large: avatarUrl(size: LARGE) } ... on Error { code message } }
-}`;
+}`);
 
 async function uploaded(as: TestUser, file?: Uint8Array, options?: Parameters<typeof upload>[3]) {
   const result = await upload(api, as, file ?? (await photo(400, 300)), options);
@@ -44,7 +45,14 @@ async function uploaded(as: TestUser, file?: Uint8Array, options?: Parameters<ty
 }
 
 const get = (path: string, headers: Record<string, string> = {}) => api.app.fetch(`http://chirp.test${path}`, { headers });
-const post = (as: As, input: object) => api.execute<{ createPost: Record<string, unknown> & { id: string; media: { id: string; url: string; altText: string }[] } }, object>(CREATE_POST, { input }, { as });
+async function post(as: As, input: { body: string; mediaIds: string[] }) {
+  const result = await api.execute(CREATE_POST, { input }, { as });
+  return result.data!.createPost;
+}
+const postOf = (created: Awaited<ReturnType<typeof post>>) => {
+  if (created.__typename !== "Post") throw new Error(`createPost failed: ${JSON.stringify(created)}`);
+  return created;
+};
 
 describe("uploadMedia", () => {
   it("re-encodes an image: oriented, metadata (EXIF with GPS, XMP, ICC) gone, two sizes, served with stable caching headers", async () => {
@@ -124,31 +132,31 @@ describe("attaching uploads", () => {
   it("createPost attaches up to 4 in order; each once, and only the uploader's", async () => {
     const media = await Promise.all([1, 2, 3].map((i) => uploaded(alice, undefined, { altText: `image ${i}` })));
     const created = await post(alice, { body: "three pictures", mediaIds: [media[2]!.id, media[0]!.id, media[1]!.id] });
-    expect(created.data?.createPost.media.map((m) => m.altText)).toEqual(["image 3", "image 1", "image 2"]);
-    const read = await api.execute<{ post: { media: { id: string }[] } }, object>(POST, { id: created.data!.createPost.id });
-    expect(read.data!.post.media.map((m) => m.id)).toEqual([media[2]!.id, media[0]!.id, media[1]!.id]);
+    expect(postOf(created).media.map((m) => m.altText)).toEqual(["image 3", "image 1", "image 2"]);
+    const read = await api.execute(POST, { id: postOf(created).id });
+    expect(read.data!.post!.media.map((m) => m.id)).toEqual([media[2]!.id, media[0]!.id, media[1]!.id]);
 
     const twice = await post(alice, { body: "again", mediaIds: [media[0]!.id] });
-    expect(twice.data?.createPost).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "mediaIds", message: expect.stringMatching(/attached already/) }] });
+    expect(twice).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "mediaIds", message: expect.stringMatching(/attached already/) }] });
     const stolen = await post(bob, { body: "not mine", mediaIds: [(await uploaded(alice)).id] });
-    expect(stolen.data?.createPost).toMatchObject({ __typename: "NotFoundError", code: "NOT_FOUND" });
+    expect(stolen).toMatchObject({ __typename: "NotFoundError", code: "NOT_FOUND" });
     const five = await Promise.all([1, 2, 3, 4, 5].map(() => uploaded(alice)));
     const tooMany = await post(alice, { body: "five", mediaIds: five.map((m) => m.id) });
-    expect(tooMany.data?.createPost).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "mediaIds", message: "At most 4 images per post" }] });
+    expect(tooMany).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "mediaIds", message: "At most 4 images per post" }] });
     const repeated = await post(alice, { body: "dup", mediaIds: [five[0]!.id, five[0]!.id] });
-    expect(repeated.data?.createPost).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "mediaIds", message: "The same upload is listed twice" }] });
+    expect(repeated).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "mediaIds", message: "The same upload is listed twice" }] });
     // A refused post attached nothing: the uploads are free for the next.
     const ok = await post(alice, { body: "four", mediaIds: five.slice(0, 4).map((m) => m.id) });
-    expect(ok.data?.createPost.media).toHaveLength(4);
+    expect(postOf(ok).media).toHaveLength(4);
   });
 
   it("a deleted post's media stop being served; a block hides a post's media", async () => {
     const media = await uploaded(alice);
     const created = await post(alice, { body: "soon gone", mediaIds: [media.id] });
-    const id = created.data!.createPost.id;
+    const id = postOf(created).id;
     expect((await get(media.url)).status).toBe(200);
     await api.execute(`mutation { block(input: { userId: "${bob.id}" }) { __typename } }`, undefined, { as: alice });
-    const seen = await api.execute<{ post: { isUnavailable: boolean; media: unknown[] } }, object>(POST, { id }, { as: bob });
+    const seen = await api.execute(POST, { id }, { as: bob });
     expect(seen.data!.post).toMatchObject({ isUnavailable: true, media: [] });
     await api.execute(`mutation { unblock(input: { userId: "${bob.id}" }) { __typename } }`, undefined, { as: alice });
     expect((await api.execute(DELETE_POST, { id }, { as: alice })).data).toEqual({ deletePost: { __typename: "Post" } });
@@ -256,7 +264,7 @@ describe("sweepUnattachedMedia", () => {
     const sameBytes = await uploaded(bob, shared);
     expect(key(sameBytes.url)).toBe(key(removed.url));
     const created = await post(alice, { body: "gone", mediaIds: [removed.id] });
-    await api.execute(DELETE_POST, { id: created.data!.createPost.id }, { as: alice });
+    await api.execute(DELETE_POST, { id: postOf(created).id }, { as: alice });
     await api.db.media.updateMany({ where: { key: key(old.url) }, data: { createdAt: new Date(Date.now() - 25 * 3_600_000) } });
     const before = await storage.list();
 
