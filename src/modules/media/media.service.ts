@@ -36,14 +36,12 @@ export async function uploadMedia<Q extends object>(
 ) {
   const { altText } = parseInput(z.object({ altText: AltText.optional() }), { altText: input.altText ?? undefined });
   const image = await processImage(new Uint8Array(await input.file.arrayBuffer()));
-  // The row first, under the key's lock: from then on a sweep sees the key in use.
-  const { id } = await db.$transaction(async (tx) => {
-    await lockKey(tx, image.key);
-    return tx.media.create({
-      data: { uploaderId: viewer.id, key: image.key, format: image.format, width: image.width, height: image.height, color: image.color, altText: altText ?? "" },
-      select: { id: true },
-    });
-  });
+  // The row first, under the key's lock, in one statement (its own transaction): from then on a sweep sees the key in use.
+  const [{ id }] = await db.$queryRaw<[{ id: number }]>`
+    WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended(${image.key}, 7)))
+    INSERT INTO media (uploader_id, key, format, width, height, color, alt_text)
+    SELECT ${viewer.id}, ${image.key}, ${image.format}, ${image.width}, ${image.height}, ${image.color}, ${altText ?? ""} FROM locked
+    RETURNING id`;
   try {
     await Promise.all(image.files.map((f) => storage.put(f.name, f.body, f.contentType)));
   } catch (error) {
