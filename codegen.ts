@@ -14,7 +14,7 @@ const config: CodegenConfig = {
         enumsAsTypes: true,
         useTypeImports: true,
         strictScalars: true,
-        scalars: { DateTime: "string", ID: "string" },
+        scalars: { DateTime: "string", ID: "string", File: "File" },
       },
     },
   },

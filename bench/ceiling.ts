@@ -12,7 +12,10 @@ const pool = new pg.Pool({ connectionString, max: Number(process.env.DATABASE_PO
 
 const gid = (type: string, column: string) => `encode(convert_to('${type}:' || ${column}, 'UTF8'), 'base64')`;
 const iso = (column: string) => `to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const author = (u: string) => `json_build_object('id', ${gid("User", `${u}.id`)}, 'handle', ${u}.handle, 'displayName', ${u}.display_name, 'avatarUrl', ${u}.avatar_url)`;
+// The small size of the avatar upload, as Chirp writes its URL.
+const avatarUrl = (u: string) =>
+  `(SELECT '/media/' || m.id || '/' || m.key || '-small.' || CASE m.format WHEN 'jpeg' THEN 'jpg' ELSE m.format END FROM media m WHERE m.id = ${u}.avatar_media_id)`;
+const author = (u: string) => `json_build_object('id', ${gid("User", `${u}.id`)}, 'handle', ${u}.handle, 'displayName', ${u}.display_name, 'avatarUrl', ${avatarUrl(u)})`;
 /** A post as Chirp's PostView selection; the viewer is parameter $1 (NULL when anonymous). */
 const post = (p: string, extra = "") => `json_build_object('id', ${gid("Post", `${p}.id`)}, 'body', ${p}.body, 'createdAt', ${iso(`${p}.created_at`)},
   'likeCount', ${p}.like_count, 'replyCount', ${p}.reply_count, 'repostCount', ${p}.repost_count,
@@ -46,7 +49,7 @@ const routes: Record<string, Route> = {
     // The user first, then their posts by author id: the (author_id, id DESC) index reads just the page.
     sql: `SELECT json_build_object(
         'user', CASE WHEN u.id IS NULL THEN NULL ELSE json_build_object('id', ${gid("User", "u.id")}, 'handle', u.handle,
-                  'displayName', u.display_name, 'bio', u.bio, 'avatarUrl', u.avatar_url, 'followerCount', u.follower_count,
+                  'displayName', u.display_name, 'bio', u.bio, 'avatarUrl', ${avatarUrl("u")}, 'followerCount', u.follower_count,
                   'followingCount', u.following_count, 'postCount', u.post_count,
                   'viewerFollows', EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id)) END,
         'userTimeline', ${edges(`(SELECT json_agg(json_build_object('node', ${post("p")}) ORDER BY p.id DESC)

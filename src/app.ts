@@ -3,6 +3,7 @@ import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspect
 import type { PrismaClient } from "@prisma/client";
 import { execute } from "graphql";
 import { type Plugin, createYoga } from "graphql-yoga";
+import { createFetch } from "@whatwg-node/fetch";
 import type { Config } from "./config.js";
 import { type Context, createContext } from "./context.js";
 import { ErrorReporter } from "./error-reporter.js";
@@ -11,9 +12,13 @@ import { maskError, useErrorCodes } from "./graphql/errors.js";
 import { useGraphiQL } from "./graphql/graphiql.js";
 import { useRequestLog } from "./graphql/request-log.js";
 import { corsOptions, useResponseHeaders } from "./http/headers.js";
+import { formDataLimits } from "./http/multipart.js";
 import { useRequestPolicy } from "./http/request-policy.js";
 import type { Logger } from "./logger.js";
 import { useAuthentication } from "./modules/auth/auth.plugin.js";
+import { useMediaFiles } from "./modules/media/media.http.js";
+import { boundedImageProcessor } from "./modules/media/media.images.js";
+import { type MediaStorage, createStorage } from "./modules/media/media.storage.js";
 import { RateLimits } from "./rate-limits.js";
 import { useReadiness } from "./readiness.js";
 import { schema } from "./schema.js";
@@ -26,6 +31,8 @@ export interface AppDeps {
   logger: Logger;
   /** Aborted when the server begins to shut down: /ready answers 503 from then on. */
   shutdown?: AbortSignal;
+  /** Where media files go; by default the driver config.media names. */
+  storage?: MediaStorage;
 }
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
@@ -34,8 +41,10 @@ export interface ServerContext {
 }
 
 /** The Yoga instance: an HTTP handler (`app.fetch`, or a Node request listener) serving /graphql. */
-export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
+export function createApp({ db, reader, config, logger, shutdown, storage = createStorage(config.media.storage) }: AppDeps) {
   const rateLimits = new RateLimits(config.rateLimits);
+  const processImage = boundedImageProcessor(config.media.concurrency);
+  const uploads = { maxFileBytes: config.media.maxBytes, maxFiles: config.media.maxFiles };
   const reporter = new ErrorReporter(logger);
   return createYoga<ServerContext, Context>({
     schema,
@@ -49,14 +58,17 @@ export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
     // useErrorCodes log what Chirp wants logged, with the request's id.
     logging: false,
     cors: corsOptions(config.corsOrigins),
-    context: ({ request, req }) => createContext({ db, reader, config, rateLimits }, request, req?.socket),
+    // Requests whose multipart bodies busboy bounds while they stream in: a file past the limit ends the read.
+    fetchAPI: createFetch({ formDataLimits: formDataLimits(uploads, config.requestBodyLimit) }),
+    context: ({ request, req }) => createContext({ db, reader, config, rateLimits, storage, processImage }, request, req?.socket),
     maskedErrors: { isDev: false, maskError },
     plugins: [
       useRequestLog(logger, config.trustProxy),
       useResponseHeaders(),
       useReadiness(db, shutdown),
       { onDispose: () => reporter.flush() },
-      useRequestPolicy({ bodyLimit: config.requestBodyLimit }),
+      useRequestPolicy({ bodyLimit: config.requestBodyLimit, uploads }),
+      useMediaFiles(db, storage),
       ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       useConnectionArgs(),

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import proxyaddr from "proxy-addr";
 import { z } from "zod";
@@ -97,6 +98,16 @@ const EnvSchema = z.object({
   OUTBOX_RETRY_BASE_MS: z.coerce.number().int().min(1).default(10_000),
   OUTBOX_RETRY_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
+  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1_024).max(100_000_000).default(5_000_000),
+  UPLOAD_MAX_FILES: z.coerce.number().int().min(1).max(20).default(4),
+  UPLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
+  MEDIA_STORAGE: z.enum(["disk", "s3"]).default("disk"),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default("us-east-1"),
+  S3_ENDPOINT: z.url().optional(),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: boolean.optional(),
 });
 
 export type Config = {
@@ -138,6 +149,7 @@ export type Config = {
   shutdownTimeoutMs: number;
   mail: MailConfig;
   outbox: OutboxSettings;
+  media: MediaConfig;
 };
 
 export interface MailConfig {
@@ -163,6 +175,15 @@ export interface OutboxSettings {
   maxAttempts: number;
 }
 
+export interface MediaConfig {
+  /** The largest file of an upload, and how many files one request may carry. */
+  maxBytes: number;
+  maxFiles: number;
+  /** How many images are decoded at once; the others wait their turn. */
+  concurrency: number;
+  storage: { driver: "disk"; dir: string } | { driver: "s3"; bucket: string; region: string; endpoint?: string; forcePathStyle: boolean; credentials?: { accessKeyId: string; secretAccessKey: string } };
+}
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -184,6 +205,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Production mail must leave the machine, and its links must reach the real frontend.
   const missing = production ? (["JWT_SECRET", "SMTP_URL", "MAIL_FROM", "APP_URL"] as const).filter((name) => !e[name]) : [];
   if (missing.length > 0) throw new ConfigError(`Invalid configuration:\n${missing.map((name) => `  ${name}: required when NODE_ENV=production`).join("\n")}`);
+  if (e.MEDIA_STORAGE === "s3" && !e.S3_BUCKET) throw new ConfigError("Invalid configuration:\n  S3_BUCKET: required when MEDIA_STORAGE=s3");
+  if (!e.S3_ACCESS_KEY_ID !== !e.S3_SECRET_ACCESS_KEY) throw new ConfigError("Invalid configuration:\n  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: give both or neither (the SDK's default credentials)");
   const dataDir = resolve(e.DATA_DIR);
   return {
     env: e.NODE_ENV,
@@ -234,6 +257,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
       retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
       maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    },
+    media: {
+      maxBytes: e.UPLOAD_MAX_BYTES,
+      maxFiles: e.UPLOAD_MAX_FILES,
+      // One core stays with the event loop (and PGlite, which runs on it).
+      concurrency: e.UPLOAD_CONCURRENCY ?? Math.max(1, availableParallelism() - 1),
+      storage:
+        e.MEDIA_STORAGE === "s3"
+          ? {
+              driver: "s3",
+              bucket: e.S3_BUCKET!,
+              region: e.S3_REGION,
+              endpoint: e.S3_ENDPOINT,
+              forcePathStyle: e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== undefined,
+              credentials: e.S3_ACCESS_KEY_ID ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY! } : undefined,
+            }
+          : { driver: "disk", dir: join(dataDir, "media") },
     },
   };
 }

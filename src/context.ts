@@ -2,6 +2,8 @@ import type { PrismaClient } from "@prisma/client";
 import proxyaddr from "proxy-addr";
 import type { Config } from "./config.js";
 import type { Viewer } from "./modules/auth/viewer.js";
+import type { ImageProcessor } from "./modules/media/media.images.js";
+import type { MediaStorage } from "./modules/media/media.storage.js";
 import type { RateLimits } from "./rate-limits.js";
 import type { SqlReader } from "./sql/reader.js";
 
@@ -10,6 +12,8 @@ export interface Context {
   reader: SqlReader;
   config: Config;
   rateLimits: RateLimits;
+  storage: MediaStorage;
+  processImage: ImageProcessor;
   /** Set by the authentication plugin before execution, from the request's credentials; null when anonymous. */
   viewer: Viewer | null;
   request: Request;
@@ -23,6 +27,8 @@ export interface ContextDeps {
   reader: SqlReader;
   config: Config;
   rateLimits: RateLimits;
+  storage: MediaStorage;
+  processImage: ImageProcessor;
 }
 
 export function createContext(deps: ContextDeps, request: Request, socket?: { remoteAddress?: string }): Context {

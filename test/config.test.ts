@@ -29,6 +29,16 @@ describe("configuration", () => {
     expect(loadConfig({ DATA_DIR: dataDir }).trustProxy("127.0.0.1", 0)).toBe(false);
   });
 
+  it("stores media on disk in DATA_DIR by default, or in an S3 bucket that must be named, with both keys or neither", () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).media).toMatchObject({ maxBytes: 5_000_000, maxFiles: 4, storage: { driver: "disk", dir: join(dataDir, "media") } });
+    expect(loadConfig({ DATA_DIR: dataDir, MEDIA_STORAGE: "s3", S3_BUCKET: "pics", S3_ENDPOINT: "http://127.0.0.1:9000" }).media.storage).toEqual({
+      driver: "s3", bucket: "pics", region: "us-east-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: true, credentials: undefined,
+    });
+    expect(() => loadConfig({ DATA_DIR: dataDir, MEDIA_STORAGE: "s3" })).toThrow(/S3_BUCKET: required when MEDIA_STORAGE=s3/);
+    expect(() => loadConfig({ DATA_DIR: dataDir, S3_ACCESS_KEY_ID: "key" })).toThrow(/give both or neither/);
+    expect(() => loadConfig({ DATA_DIR: dataDir, UPLOAD_MAX_FILES: "0", MEDIA_STORAGE: "ftp" })).toThrow(/UPLOAD_MAX_FILES: .*\n.*MEDIA_STORAGE: /s);
+  });
+
   it("takes CORS origins as a list of origins or *, and refuses anything else", () => {
     expect(loadConfig({ CORS_ORIGINS: "https://app.example.com, http://localhost:5173", DATA_DIR: dataDir }).corsOrigins).toEqual([
       "https://app.example.com",

@@ -42,7 +42,7 @@ async function expectSameAsPrisma(model: Prisma.ModelName, args: object) {
   return ours;
 }
 
-const authorSelect = { select: { id: true, handle: true, displayName: true, avatarUrl: true, createdAt: true } };
+const authorSelect = { select: { id: true, handle: true, displayName: true, avatarMediaId: true, createdAt: true } };
 
 describe("SQL reader: the same rows as Prisma", () => {
   it("a home timeline page: OR, a relation filter through the author's followers, nested relations, viewer flags", async () => {

@@ -44,6 +44,13 @@ LANGUAGE sql STABLE AS $$
 $$;
 COMMENT ON FUNCTION bench_peer.users_viewer_follows(public.users) IS E'@notNull';
 
+-- User.avatarUrl (a computed column): the small size of the avatar upload, as Chirp writes its URL.
+CREATE FUNCTION bench_peer.users_avatar_url(u public.users) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT '/media/' || m.id || '/' || m.key || '-small.' || CASE m.format WHEN 'jpeg' THEN 'jpg' ELSE m.format END
+  FROM public.media m WHERE m.id = u.avatar_media_id
+$$;
+
 -- Mutation.likePost / unlikePost: idempotent, with the counter changed in the same statement.
 CREATE FUNCTION bench_peer.like_post(post_id int) RETURNS public.posts
 LANGUAGE plpgsql VOLATILE AS $$

@@ -1,5 +1,6 @@
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { type MultipartLimits, parseMultipart } from "./multipart.js";
 
 /**
  * The headers that mark a multipart request as sent by a program, not a cross-site form: a browser
@@ -16,14 +17,17 @@ const badRequest = (message: string, status: number) =>
  * Form-encoded and text/plain bodies are refused, since a browser sends them cross-site without
  * asking. Bodies are bounded before they are parsed, while they stream in.
  */
-export function useRequestPolicy({ bodyLimit }: { bodyLimit: number }): Plugin {
+export function useRequestPolicy({ bodyLimit, uploads }: { bodyLimit: number; uploads: MultipartLimits }): Plugin {
+  // The files at their largest, plus the operation and map fields.
+  const multipartLimit = uploads.maxFiles * uploads.maxFileBytes + 2 * bodyLimit;
   return {
     onRequestParse({ request, setRequestParser }) {
       if (request.method === "GET") return setRequestParser(parseGet);
       if (request.method !== "POST") return;
       const type = request.headers.get("content-type")?.split(/[;,]/)[0]?.trim().toLowerCase() ?? "";
       const length = request.headers.get("content-length");
-      if (length !== null && Number(length) > bodyLimit) throw tooLarge(bodyLimit);
+      const limit = type === "multipart/form-data" ? multipartLimit : bodyLimit;
+      if (length !== null && Number(length) > limit) throw tooLarge(limit);
       if (type === "application/json" || type === "application/graphql+json") {
         setRequestParser((req) => parseJson(req, bodyLimit));
       } else if (type === "multipart/form-data") {
@@ -32,6 +36,7 @@ export function useRequestPolicy({ bodyLimit }: { bodyLimit: number }): Plugin {
         }
         // Yoga reads a multipart body whole: without a length it could not be bounded first.
         if (length === null) throw badRequest("A multipart request needs a Content-Length.", 411);
+        setRequestParser((req) => parseMultipart(req, uploads));
       } else {
         throw badRequest("Send the request body as application/json.", 415);
       }

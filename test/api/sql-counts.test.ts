@@ -47,6 +47,8 @@ graphql(`
     replyTo { id author { handle } }
     threadRoot { id }
     entities { kind start end text url user { handle viewerFollows } hashtag { name postCount } }
+    media { id url small: url(size: SMALL) width height altText dominantColor }
+    author { avatarUrl }
   }
 `);
 
@@ -470,6 +472,14 @@ beforeAll(async () => {
   await db.$transaction(async (tx) => {
     for (const post of written) await storeEntities(tx, authorViewer, post);
   });
+  // Two images on every third of the author's posts (one removed, which Post.media leaves out), and an avatar.
+  const media = (postId: number | null, position: number | null, removed = false) => ({
+    uploaderId: author.id, key: "ab".repeat(32), format: "jpeg", width: 800, height: 600, color: "#336699",
+    attachedAt: new Date(), postId, position, removedAt: removed ? new Date() : null,
+  });
+  await db.media.createMany({ data: written.filter((_, i) => i % 3 === 0).flatMap((p) => [media(p.id, 0), media(p.id, 1), media(p.id, 2, true)]) });
+  const avatar = await db.media.create({ data: media(null, null), select: { id: true } });
+  await db.user.update({ where: { id: author.id }, data: { avatarMediaId: avatar.id } });
 });
 
 interface Counted<R> {
@@ -515,6 +525,8 @@ function expectVaried(edges: { node: SqlCountPostFieldsFragment }[]) {
   expect(nodes.filter((n) => n.viewerHasLiked).length).toBeGreaterThan(0);
   expect(nodes.filter((n) => n.viewerHasReposted).length).toBeGreaterThan(0);
   expect(nodes.filter((n) => n.author?.viewerFollows).length).toBeGreaterThan(0);
+  expect(nodes.filter((n) => n.media.length === 2 && n.media[0]!.url.endsWith("-large.jpg")).length).toBeGreaterThan(0);
+  expect(nodes.filter((n) => n.author?.avatarUrl?.endsWith("-small.jpg")).length).toBeGreaterThan(0);
 }
 
 // The first statement of every request with an access token authenticates it: the session joined to

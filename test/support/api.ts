@@ -4,6 +4,7 @@ import { expect } from "vitest";
 import { createApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import type { SqlReader } from "../../src/sql/reader.js";
+import type { MediaStorage } from "../../src/modules/media/media.storage.js";
 import { graphql } from "../gql/index.js";
 import { sqlLog, workerDatabase } from "./database.js";
 import { recordSecrets, secrets, testLogger } from "./logs.js";
@@ -57,9 +58,9 @@ export const DEFAULT_PASSWORD = "correct horse battery";
  * The app and its database for one test file; call in the file's top level or a beforeAll.
  * `reader` replaces the SQL reader, to make Chirp itself fail (a fault, not a database stand-in).
  */
-export async function testApi(config: Config = testConfig, { reader }: { reader?: SqlReader } = {}) {
+export async function testApi(config: Config = testConfig, { reader, storage }: { reader?: SqlReader; storage?: MediaStorage } = {}) {
   const { db } = await workerDatabase();
-  const app = createApp({ db: db.prisma, reader: reader ?? db.reader, config, logger: testLogger() });
+  const app = createApp({ db: db.prisma, reader: reader ?? db.reader, config, logger: testLogger(), storage });
   let handles = 0;
 
   async function execute<R, V>(

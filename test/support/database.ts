@@ -16,7 +16,7 @@ export interface TestDatabase {
 
 const TABLES = [
   "email_tokens", "known_devices", "outbox_messages", "job_schedules",
-  "notification_actors", "notifications", "notification_inboxes", "post_entities", "post_hashtags", "hashtags",
+  "media", "notification_actors", "notifications", "notification_inboxes", "post_entities", "post_hashtags", "hashtags",
   "blocks", "mutes", "likes", "follows", "posts", "refresh_tokens", "sessions", "api_tokens", "users",
 ];
 

@@ -69,6 +69,8 @@ const LIST_RULES: { [M in Prisma.ModelName]: ((hidden: number[]) => Where<M>) | 
   KnownDevice: null,
   OutboxMessage: null,
   JobSchedule: null,
+  // Reached through their post (Post.media, which a block empties) or avatar, or the uploader's own.
+  Media: null,
 };
 
 /** The condition a list of `model` adds for the viewer, or undefined when nothing is hidden. */

@@ -5,6 +5,7 @@ import type { Context } from "../../context.js";
 import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { nodeId } from "../../graphql/ids.js";
 import { User, UserConnection, viewerEdge } from "../users/users.schema.js";
+import { Media, MediaId } from "../media/media.schema.js";
 import { keysetPage } from "../../graphql/pagination.js";
 import { hides } from "../blocks/visibility.js";
 import { canDeletePost, canEditPost, createPost, deletePost, editPost, repost, setLiked, undoRepost } from "./posts.service.js";
@@ -124,6 +125,7 @@ const CreatePostInput = builder.inputType("CreatePostInput", {
   fields: (t) => ({
     body: t.string({ description: "1–500 characters, counted as people see them (an emoji is one)." }),
     replyToId: t.globalID({ for: Post, required: false, description: "The post this one replies to." }),
+    mediaIds: t.globalIDList({ for: Media, required: false, description: "Up to 4 of the viewer's uploads (uploadMedia), in order; each can be attached once." }),
   }),
 });
 const EditPostInput = builder.inputType("EditPostInput", {
@@ -143,7 +145,7 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: CreatePostInput }) },
     resolve: (query, _root, { input }, ctx) =>
-      createPost(ctx.db, ctx.viewer!, { body: input.body, replyToId: input.replyToId ? PostId.key(input.replyToId) : null }, query),
+      createPost(ctx.db, ctx.viewer!, { body: input.body, replyToId: input.replyToId ? PostId.key(input.replyToId) : null, mediaIds: (input.mediaIds ?? []).map((id) => MediaId.key(id)) }, query),
   }),
   editPost: t.prismaField({
     type: "Post",

@@ -13,6 +13,7 @@ import {
   withdrawGroupedCtes,
 } from "../notifications/notifications.service.js";
 import { dropEntities, replaceEntities, storeEntities } from "../entities/entities.service.js";
+import { attachToPost, removePostMedia } from "../media/media.service.js";
 
 type Db = PrismaClient;
 type Tx = Prisma.TransactionClient;
@@ -53,7 +54,7 @@ async function lockPost(tx: Tx, id: number) {
   return row;
 }
 
-export async function createPost<Q extends object>(db: Db, viewer: Viewer, input: { body: string; replyToId?: number | null }, query: Q) {
+export async function createPost<Q extends object>(db: Db, viewer: Viewer, input: { body: string; replyToId?: number | null; mediaIds?: number[] }, query: Q) {
   const body = parseInput(z.object({ body: Body }), { body: input.body }).body;
   return db.$transaction(async (tx) => {
     let thread: { replyToId: number; rootId: number } | null = null;
@@ -68,6 +69,7 @@ export async function createPost<Q extends object>(db: Db, viewer: Viewer, input
     }
     await tx.user.update({ where: { id: viewer.id }, data: { postCount: { increment: 1 } }, select: { id: true } });
     const post = await tx.post.create({ data: { authorId: viewer.id, body, ...thread }, select: { id: true, authorId: true, body: true, createdAt: true } });
+    await attachToPost(tx, viewer, post.id, input.mediaIds ?? []);
     const { mentionedUserIds } = await storeEntities(tx, viewer, post);
     if (parentAuthorId !== null) await notifyReply(tx, { postId: post.id, actorId: viewer.id, recipientId: parentAuthorId });
     // After the reply's: a mentioned parent author hears of the reply once.
@@ -134,6 +136,7 @@ export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: n
     await tx.user.update({ where: { id: post.authorId }, data: { postCount: { decrement: 1 } }, select: { id: true } });
     // Tags before notifications, as createPost takes them, so a post and a delete cannot deadlock.
     await dropEntities(tx, id);
+    await removePostMedia(tx, id);
     await removePostNotifications(tx, id);
     return tx.post.update({
       ...query,

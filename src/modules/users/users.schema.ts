@@ -5,6 +5,7 @@ import { ForbiddenError, NotFoundError } from "../../errors.js";
 import { nodeId } from "../../graphql/ids.js";
 import { keysetPage } from "../../graphql/pagination.js";
 import { isPrivateTo } from "../auth/viewer.js";
+import { Media, MediaId } from "../media/media.schema.js";
 import { handleKey, setSuspended, updateProfile } from "./users.service.js";
 
 export const Role = builder.enumType("Role", { values: ["USER", "ADMIN"] as const });
@@ -35,7 +36,6 @@ export const User = builder.prismaNode("User", {
     handle: t.exposeString("handle"),
     displayName: t.exposeString("displayName"),
     bio: t.exposeString("bio"),
-    avatarUrl: t.exposeString("avatarUrl", { nullable: true }),
     role: t.expose("role", { type: Role }),
     isSuspended: t.boolean({ select: { suspendedAt: true }, resolve: (user) => user.suspendedAt !== null }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
@@ -112,7 +112,7 @@ const UpdateProfileInput = builder.inputType("UpdateProfileInput", {
   fields: (t) => ({
     displayName: t.string({ required: false, description: "1–50 characters." }),
     bio: t.string({ required: false, description: "At most 160 characters." }),
-    avatarUrl: t.string({ required: false, description: "An http(s) URL; null removes the avatar." }),
+    avatarMediaId: t.globalID({ for: Media, required: false, description: "One of the viewer's uploads (uploadMedia) not attached elsewhere; null removes the avatar. The one it replaces stops being served." }),
     messagePolicy: t.field({ type: MessagePolicy, required: false }),
   }),
 });
@@ -128,13 +128,13 @@ builder.mutationFields((t) => ({
   updateProfile: t.prismaField({
     type: "User",
     authScopes: { writer: true },
-    errors: {},
+    errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UpdateProfileInput }) },
     resolve: (query, _root, { input }, ctx) =>
       updateProfile(ctx.db, ctx.viewer!, {
         displayName: input.displayName ?? undefined,
         bio: input.bio ?? undefined,
-        avatarUrl: input.avatarUrl,
+        avatarMediaId: input.avatarMediaId === undefined ? undefined : input.avatarMediaId && MediaId.key(input.avatarMediaId),
         messagePolicy: input.messagePolicy ?? undefined,
       }, query),
   }),

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Viewer } from "../auth/viewer.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 import { hashPassword } from "../auth/credentials.js";
+import { avatarChange } from "../media/media.service.js";
 
 type Db = PrismaClient;
 
@@ -70,16 +71,14 @@ export async function createUser(db: Db, input: z.input<typeof NewUser>) {
 const ProfileChanges = z.object({
   displayName: DisplayName.optional(),
   bio: z.string().trim().max(160, "At most 160 characters").optional(),
-  avatarUrl: z
-    .url({ protocol: /^https?$/, message: "Must be an http(s) URL" })
-    .max(2048, "At most 2048 characters")
-    .nullish(),
   messagePolicy: z.enum(["EVERYONE", "FOLLOWING", "NOBODY"]).optional(),
 });
 
-export async function updateProfile<Q extends object>(db: Db, viewer: Viewer, input: z.input<typeof ProfileChanges>, query: Q) {
-  const changes = parseInput(ProfileChanges, input);
-  return db.user.update({ ...query, where: { id: viewer.id }, data: changes });
+export async function updateProfile<Q extends object>(db: Db, viewer: Viewer, input: z.input<typeof ProfileChanges> & { avatarMediaId?: number | null }, query: Q) {
+  const { avatarMediaId, ...text } = input;
+  const changes = parseInput(ProfileChanges, text);
+  if (avatarMediaId === undefined) return db.user.update({ ...query, where: { id: viewer.id }, data: changes });
+  return db.$transaction(async (tx) => tx.user.update({ ...query, where: { id: viewer.id }, data: { ...changes, ...(await avatarChange(tx, viewer, avatarMediaId)) } }));
 }
 
 /** Suspends or reinstates a user; authentication applies it to every credential of theirs at once. */
