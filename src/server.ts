@@ -6,6 +6,8 @@ import { createHttpServer } from "./http-server.js";
 import { startWorker } from "./jobs/worker.js";
 import { createLogger } from "./logger.js";
 import { migrate } from "./migrate.js";
+import { sweepUnattachedMedia } from "./modules/media/media.service.js";
+import { createStorage } from "./modules/media/media.storage.js";
 import { removeExpiredEmailData } from "./modules/account/account.service.js";
 import { createMailer } from "./modules/mail/mailer.js";
 
@@ -40,16 +42,21 @@ if (db.kind === "pglite") {
 }
 
 // Sends the outbox (at once for this process's own commits, by polling for other instances') and runs periodic tasks.
+const storage = createStorage(config.media.storage);
 const worker = startWorker({
   db: db.prisma,
   logger,
   mailer: createMailer(config.mail, logger),
   settings: config.outbox,
-  periodic: [{ name: "remove-expired-email-data", intervalMs: 3_600_000, run: removeExpiredEmailData }],
+  periodic: [
+    { name: "remove-expired-email-data", intervalMs: 3_600_000, run: removeExpiredEmailData },
+    // Uploads never attached within a day, and media of deleted posts and replaced avatars, with their files.
+    { name: "sweep-unattached-media", intervalMs: 3_600_000, run: (db) => sweepUnattachedMedia(db, storage) },
+  ],
 });
 
 const shutdown = new AbortController();
-const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal });
+const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage });
 const { server, drain } = createHttpServer(app, config.http);
 server.on("error", async (error: NodeJS.ErrnoException) => {
   // Most often another Chirp (or anything else) already listens there: say so, without a stack trace.

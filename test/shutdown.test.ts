@@ -30,6 +30,10 @@ const postId = (body: string) => JSON.parse(body).data?.createPost?.id as string
 describe("SIGTERM", { timeout: 60_000 }, () => {
   it("answers all 20 createPost in flight, and every answered post is there after a restart", async () => {
     const server = await startServer(dataDir);
+    // Its worker runs the periodic tasks once at start (then hourly, once across instances).
+    for (const task of ["remove-expired-email-data", "sweep-unattached-media"]) {
+      await server.waitFor(new RegExp(`"task":"${task}".*"msg":"periodic task ran"`));
+    }
     const token = await signUp(server, "drain_all");
     const posts = Array.from({ length: 20 }, (_, i) => postGraphQL(server.port, createPost(`in flight ${i}`), { token }));
     // Every request is in the kernel's hands; most are not answered yet, many not even accepted.
