@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import nodemailer from "nodemailer";
 import type { MailConfig } from "../../config.js";
@@ -52,7 +52,9 @@ export function createMailer(config: MailConfig, logger: Logger): Mailer {
       const { message: eml } = (await transport.sendMail(message(mail))) as { message: Buffer };
       await mkdir(config.fileDir, { recursive: true });
       const file = join(config.fileDir, `${mail.id}.eml`);
-      await writeFile(file, eml);
+      // Written aside, then renamed: a reader of the folder never sees half a message.
+      await writeFile(`${file}.tmp`, eml);
+      await rename(`${file}.tmp`, file);
       // Development only (production requires SMTP_URL): the link is what the developer needs.
       const links = (mail.text ?? "").match(/https?:\/\/\S+/g) ?? [];
       logger.info({ mail: { id: mail.id, template: mail.template, file, links } }, `mail written to ${file}`);
