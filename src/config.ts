@@ -97,6 +97,15 @@ const EnvSchema = z.object({
   OUTBOX_RETRY_BASE_MS: z.coerce.number().int().min(1).default(10_000),
   OUTBOX_RETRY_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").optional(),
+  REALTIME_CHANNEL_PREFIX: z.string().min(1).default("chirp:"),
+  REALTIME_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(20),
+  REALTIME_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).default(50),
+  REALTIME_CONNECTIONS_PER_IP: z.coerce.number().int().min(1).default(100),
+  REALTIME_KEEPALIVE: z.coerce.number().int().min(1).max(300).default(12),
+  REALTIME_AUTH_RECHECK: z.coerce.number().int().min(1).default(60),
+  REALTIME_MAX_QUEUED_EVENTS: z.coerce.number().int().min(1).default(100),
+  REALTIME_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
 });
 
 export type Config = {
@@ -138,6 +147,7 @@ export type Config = {
   shutdownTimeoutMs: number;
   mail: MailConfig;
   outbox: OutboxSettings;
+  realtime: RealtimeSettings;
 };
 
 export interface MailConfig {
@@ -161,6 +171,27 @@ export interface OutboxSettings {
   retryMaxMs: number;
   /** Claims after which a message that still failed is dead (logged, never sent). */
   maxAttempts: number;
+}
+
+/** Live updates (src/realtime): the event bus and the limits of subscriptions. */
+export interface RealtimeSettings {
+  /** Redis carries events between instances when set; otherwise they stay in this process. */
+  redisUrl: string | undefined;
+  /** Put before every Redis channel name, so deployments (or test runs) sharing a Redis do not mix. */
+  channelPrefix: string;
+  subscriptionsPerConnection: number;
+  /** Live subscriptions of one user on this instance, over every connection. */
+  subscriptionsPerUser: number;
+  /** Open WebSockets and SSE streams from one client address. */
+  connectionsPerIp: number;
+  /** How often a WebSocket is pinged (graphql-ws ping); Yoga and graphql-sse send an SSE comment every 12 s. */
+  keepAliveMs: number;
+  /** How often an idle subscription checks that its credential still works (revoked, suspended, expired). */
+  authRecheckMs: number;
+  /** Events a subscriber may leave unread before it is dropped as a slow consumer. */
+  maxQueuedEvents: number;
+  /** Bytes a WebSocket may leave unsent before it is closed as a slow consumer. */
+  maxBufferedBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -234,6 +265,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
       retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
       maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    },
+    realtime: {
+      redisUrl: e.REDIS_URL,
+      channelPrefix: e.REALTIME_CHANNEL_PREFIX,
+      subscriptionsPerConnection: e.REALTIME_SUBSCRIPTIONS_PER_CONNECTION,
+      subscriptionsPerUser: e.REALTIME_SUBSCRIPTIONS_PER_USER,
+      connectionsPerIp: e.REALTIME_CONNECTIONS_PER_IP,
+      keepAliveMs: e.REALTIME_KEEPALIVE * 1000,
+      authRecheckMs: e.REALTIME_AUTH_RECHECK * 1000,
+      maxQueuedEvents: e.REALTIME_MAX_QUEUED_EVENTS,
+      maxBufferedBytes: e.REALTIME_MAX_BUFFERED_BYTES,
     },
   };
 }
