@@ -15,6 +15,9 @@ import { useRequestPolicy } from "./http/request-policy.js";
 import type { Logger } from "./logger.js";
 import { useAuthentication } from "./modules/auth/auth.plugin.js";
 import { RateLimits } from "./rate-limits.js";
+import { createEventBus } from "./realtime/bus.js";
+import { type LiveConnection, Realtime } from "./realtime/live.js";
+import { useSingleConnectionSSE } from "./realtime/sse.js";
 import { useReadiness } from "./readiness.js";
 import { schema } from "./schema.js";
 import type { SqlReader } from "./sql/reader.js";
@@ -26,15 +29,19 @@ export interface AppDeps {
   logger: Logger;
   /** Aborted when the server begins to shut down: /ready answers 503 from then on. */
   shutdown?: AbortSignal;
+  /** Live updates; an in-process bus when not given (src/server.ts gives one, Redis when REDIS_URL is set). */
+  realtime?: Realtime;
 }
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
 export interface ServerContext {
   req?: { socket?: { remoteAddress?: string } };
+  /** Set for an operation that came over a WebSocket (src/realtime/websocket.ts). */
+  connection?: LiveConnection;
 }
 
 /** The Yoga instance: an HTTP handler (`app.fetch`, or a Node request listener) serving /graphql. */
-export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
+export function createApp({ db, reader, config, logger, shutdown, realtime = new Realtime(createEventBus({ redisUrl: undefined, channelPrefix: "" }, logger), config.realtime, logger) }: AppDeps) {
   const rateLimits = new RateLimits(config.rateLimits);
   const reporter = new ErrorReporter(logger);
   return createYoga<ServerContext, Context>({
@@ -49,7 +56,7 @@ export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
     // useErrorCodes log what Chirp wants logged, with the request's id.
     logging: false,
     cors: corsOptions(config.corsOrigins),
-    context: ({ request, req }) => createContext({ db, reader, config, rateLimits }, request, req?.socket),
+    context: ({ request, req, connection }) => createContext({ db, reader, config, rateLimits, realtime }, request, req?.socket, connection),
     maskedErrors: { isDev: false, maskError },
     plugins: [
       useRequestLog(logger, config.trustProxy),
@@ -57,6 +64,7 @@ export function createApp({ db, reader, config, logger, shutdown }: AppDeps) {
       useReadiness(db, shutdown),
       { onDispose: () => reporter.flush() },
       useRequestPolicy({ bodyLimit: config.requestBodyLimit }),
+      useSingleConnectionSSE("/graphql", config.requestBodyLimit),
       ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       useConnectionArgs(),

@@ -5,6 +5,7 @@ import { setBlocked, setMuted } from "./modules/blocks/blocks.service.js";
 import { groupKey, windowFor } from "./modules/notifications/notifications.service.js";
 import { parseEntities, postHashtagId } from "./modules/entities/entities.service.js";
 import { markConversationRead, sendMessage, startConversation } from "./modules/messages/messages.service.js";
+import { noEvents } from "./realtime/bus.js";
 
 /** How much demo data to make. The same sizes and seed always make the same rows. */
 export interface DemoSize {
@@ -477,7 +478,7 @@ async function blockAndMute(db: Database) {
       const follows = await db.prisma.follow.count({ where: { OR: [{ followerId: actor.id, followeeId: other.id }, { followerId: other.id, followeeId: actor.id }] } });
       if (set === setBlocked && follows > 0) continue;
       const viewer = toViewer({ ...actor, blocking: [], blockedBy: [], muting: [] }, { canRead: true, canWrite: true, sessionId: null });
-      await set(db.prisma, viewer, other.id, true, { select: { id: true } });
+      await set(db.prisma, viewer, other.id, true, { select: { id: true } }, noEvents);
     }
   }
 }
