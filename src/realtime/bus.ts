@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
 import { type PubSub, type PubSubEvent, type PubSubEventTarget, createPubSub } from "graphql-yoga";
 import { Redis } from "ioredis";
@@ -28,7 +29,10 @@ export interface EventBus extends PubSub<RealtimeEvents> {
 /** In-process by default; through Redis pub/sub when REDIS_URL is set, so every instance sees every event. */
 export function createEventBus(settings: Pick<RealtimeSettings, "redisUrl" | "channelPrefix">, logger: Logger): EventBus {
   if (!settings.redisUrl) {
-    return Object.assign(createPubSub<RealtimeEvents>(), { kind: "memory" as const, close: async () => {} });
+    const eventTarget = new EventTarget();
+    // Every subscriber of a topic is a listener of it; Node warns past 10 as if they leaked.
+    setMaxListeners(0, eventTarget);
+    return Object.assign(createPubSub<RealtimeEvents>({ eventTarget: eventTarget as Target }), { kind: "memory" as const, close: async () => {} });
   }
   // A subscribing connection can do nothing else: one client to publish, one to subscribe.
   const options = { maxRetriesPerRequest: null, lazyConnect: false };
