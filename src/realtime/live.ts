@@ -24,6 +24,13 @@ export interface LiveConnection {
   close(code: number, reason: string): void;
 }
 
+interface StreamOptions<E> {
+  /** Asked first, cheaply (see Audience): an event it refuses costs no statement of this subscriber. */
+  concerns?: (event: E) => Promise<boolean>;
+  /** Called as the stream starts listening; what it returns, once it has ended, however it ended. */
+  join?: () => () => void;
+}
+
 /** Why a live stream ended from the server's side. */
 type EndReason = keyof typeof CLOSE;
 
@@ -75,7 +82,8 @@ export class Realtime {
    * stops working (its expiry, or a re-check every REALTIME_AUTH_RECHECK), closing a WebSocket with
    * 4403; when the subscriber leaves more than REALTIME_MAX_QUEUED_EVENTS unread; and at shutdown.
    */
-  stream<E, T>(ctx: Context, source: AsyncIterable<E>, handle: (event: E) => Promise<readonly T[]>): AsyncIterable<T> {
+  stream<E, T>(ctx: Context, source: AsyncIterable<E>, handle: (event: E) => Promise<readonly T[]>, options: StreamOptions<E> = {}): AsyncIterable<T> {
+    const { concerns, join } = options;
     const viewer = liveViewer(ctx);
     const header = ctx.request.headers.get("authorization")!;
     const userSubscriptions = this.subscriptionsByUser.get(viewer.id) ?? 0;
@@ -105,8 +113,10 @@ export class Realtime {
       const expiresInMs = accessTokenExpiry(header) - Date.now();
       const expiry = Number.isFinite(expiresInMs) && expiresInMs < MAX_TIMER_MS ? setTimeout(() => end("credentialEnded"), Math.max(0, expiresInMs)) : undefined;
       this.openStreams++;
+      const leave = join?.();
       void stop.then(() => {
         this.openStreams--;
+        leave?.();
         ended = true;
         wake?.();
         clearInterval(recheck);
@@ -138,6 +148,8 @@ export class Realtime {
           wake = undefined;
           continue;
         }
+        // An event that cannot concern the viewer is passed over before the credential's statement.
+        if (concerns && !(await concerns(event))) continue;
         if (!(await this.stillValid(ctx, header))) return end("credentialEnded");
         for (const value of await handle(event)) {
           if (ended) return;
@@ -145,6 +157,15 @@ export class Realtime {
         }
       }
     });
+  }
+
+  private readonly audiences = new Map<string, Audience>();
+
+  /** The users of this instance subscribed to `name` (a field), for lookups shared by all of them. */
+  audience(name: string): Audience {
+    let audience = this.audiences.get(name);
+    if (!audience) this.audiences.set(name, (audience = new Audience()));
+    return audience;
   }
 
   /** Authenticates the credential again; the context then runs as the viewer is now. */
@@ -163,6 +184,32 @@ export class Realtime {
     this.closing = true;
     for (const end of [...this.enders]) end("goingAway");
     await this.bus.close();
+  }
+}
+
+/**
+ * The users subscribed to one field on this instance. A broadcast event (a post) would cost each
+ * subscriber statements of its own to find it does not concern them; `among` asks once per event,
+ * for all of them, which ones it may concern.
+ */
+export class Audience {
+  private readonly users = new Map<number, number>();
+  private readonly lookups = new WeakMap<object, Promise<Set<number>>>();
+
+  join(userId: number): () => void {
+    this.users.set(userId, (this.users.get(userId) ?? 0) + 1);
+    return () => {
+      const left = (this.users.get(userId) ?? 1) - 1;
+      if (left > 0) this.users.set(userId, left);
+      else this.users.delete(userId);
+    };
+  }
+
+  /** The users `lookup` keeps of the audience, computed once per event (the bus hands every subscriber the same object). */
+  among(event: object, lookup: (userIds: number[]) => Promise<Set<number>>): Promise<Set<number>> {
+    let found = this.lookups.get(event);
+    if (!found) this.lookups.set(event, (found = lookup([...this.users.keys()])));
+    return found;
   }
 }
 

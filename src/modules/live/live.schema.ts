@@ -1,7 +1,7 @@
 import { builder } from "../../builder.js";
 import type { Context } from "../../context.js";
 import { liveViewer } from "../../realtime/live.js";
-import { latestNotificationSeq, inHomeTimeline, notificationsAfter, unreadCounts, type UnreadCounts as Counts } from "./live.service.js";
+import { followersAmong, latestNotificationSeq, inHomeTimeline, notificationsAfter, unreadCounts, type UnreadCounts as Counts } from "./live.service.js";
 
 /**
  * Live updates. Each field subscribes to ids on the event bus (src/realtime/bus.ts) and, per event,
@@ -56,8 +56,20 @@ builder.subscriptionFields((t) => ({
     description:
       "A new post or repost of someone the viewer follows, as the home timeline would show it (mutes and blocks applied when it is written). Missed ones: page `homeTimeline` back to the newest post the client has.",
     authScopes: { loggedIn: true },
-    subscribe: (_root, _args, ctx) =>
-      ctx.realtime.stream(ctx, ctx.pubsub.subscribe("post"), async (post) => ((await inHomeTimeline(ctx.reader, ctx.db, ctx.viewer!, post)) ? [post.postId] : [])),
+    subscribe: (_root, _args, ctx) => {
+      const viewerId = liveViewer(ctx).id;
+      const audience = ctx.realtime.audience("homeTimelineUpdated");
+      return ctx.realtime.stream(
+        ctx,
+        ctx.pubsub.subscribe("post"),
+        async (post) => ((await inHomeTimeline(ctx.reader, ctx.db, ctx.viewer!, post)) ? [post.postId] : []),
+        {
+          // One statement per post for all subscribers of this instance; the full rules for the author's followers only.
+          concerns: async (post) => post.authorId !== viewerId && (await audience.among(post, (ids) => followersAmong(ctx.db, post.authorId, ids))).has(viewerId),
+          join: () => audience.join(viewerId),
+        },
+      );
+    },
     resolve: (query, postId: number, _args, ctx) => ctx.db.post.findUniqueOrThrow({ ...query, where: { id: postId } }),
   }),
 }));

@@ -35,3 +35,10 @@ export async function inHomeTimeline(reader: SqlReader, db: PrismaClient, viewer
   const where = { AND: [{ id: post.postId }, homeTimelineWhere(viewer), ...(blocks ? [blocks] : [])] };
   return (await reader.findFirst("Post", { where, select: { id: true } }, (q) => db.post.findFirst(q))) !== null;
 }
+
+/** Which of `userIds` follow the author: the only ones a post of theirs can concern. */
+export async function followersAmong(db: PrismaClient, authorId: number, userIds: number[]) {
+  if (userIds.length === 0) return new Set<number>();
+  const rows = await db.follow.findMany({ where: { followeeId: authorId, followerId: { in: userIds } }, select: { followerId: true } });
+  return new Set(rows.map((row) => row.followerId));
+}
