@@ -96,19 +96,24 @@ async function signUp(server: Server) {
 
 const createPost = (server: Server, token: string, body: string) => gql(server, `mutation ($body: String!) { createPost(input: { body: $body }) { __typename } }`, { body }, token);
 
+/** How subscriptions ended early, by kind: a figure is only worth something if none did. */
+const endings = new Map<string, number>();
+const note = (kind: string) => endings.set(kind, (endings.get(kind) ?? 0) + 1);
+
 /** A subscriber over graphql-ws; `arrivals` resolves each event's body to its arrival time. */
 function wsSubscriber(server: Server, token: string) {
   const client = createClient({ url: `ws://127.0.0.1:${server.port}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, lazy: false, retryAttempts: 0 });
   const arrivals = new Map<string, number>();
   const waiters = new Map<string, (t: number) => void>();
   client.subscribe<{ homeTimelineUpdated: { body: string } }>({ query: HOME }, {
-    next: ({ data }) => {
+    next: ({ data, errors }) => {
+      if (!data) return note(`next with errors ${JSON.stringify(errors)}`);
       const now = performance.now();
       const body = data!.homeTimelineUpdated.body;
       arrivals.set(body, now);
       waiters.get(body)?.(now);
     },
-    error: (error) => console.error("subscription error", error),
+    error: (error) => note(error instanceof Array ? `error ${JSON.stringify(error[0]?.extensions?.code ?? error[0]?.message)}` : `closed ${(error as CloseEvent).code}`),
     complete: () => {},
   });
   const arrival = (body: string) => new Promise<number>((resolve) => (arrivals.has(body) ? resolve(arrivals.get(body)!) : waiters.set(body, resolve)));
@@ -225,6 +230,7 @@ const cpuBPerWrite = (cpuMs(b.pid) - cpuB) / 200;
 console.log(`A write (createPost) on a: ${summary(baseline.times)} with no subscribers; ${summary(loaded.times)} with ${IDLE} on b`);
 console.log(`  CPU of b per write with ${IDLE} subscribers re-checking it: ${cpuBPerWrite.toFixed(0)} ms`);
 for (const s of idle) s.client.dispose();
+console.log(`Subscriptions that ended early: ${endings.size === 0 ? "none" : JSON.stringify([...endings])}`);
 for (const server of [a, b]) server.child.kill("SIGTERM");
 await Promise.all([a, b].map((s) => new Promise((resolve) => s.child.once("exit", resolve))));
 process.exit(0);
