@@ -502,13 +502,13 @@ async function converse(db: Database) {
   const byHandle = new Map(named.map((u) => [u.handleKey, toViewer({ ...u, blocking: [], blockedBy: [], muting: [] }, { canRead: true, canWrite: true, sessionId: null })]));
   for (const [starter, others, messages] of DEMO_CONVERSATIONS) {
     const [[, first], ...rest] = messages as [[string, string], ...[string, string][]];
-    const { conversationId, messageId } = await startConversation(db.prisma, byHandle.get(starter)!, { memberIds: others.map((h) => byHandle.get(h)!.id), body: first });
+    const { conversationId, messageId } = await startConversation(db.prisma, byHandle.get(starter)!, { memberIds: others.map((h) => byHandle.get(h)!.id), body: first }, noEvents);
     let previous = messageId;
     let latest = messageId;
     for (const [sender, body] of rest) {
       previous = latest;
-      latest = (await sendMessage(db.prisma, byHandle.get(sender)!, conversationId, body)).messageId;
+      latest = (await sendMessage(db.prisma, byHandle.get(sender)!, conversationId, body, noEvents)).messageId;
     }
-    for (const handle of others.slice(0, -1)) await markConversationRead(db.prisma, byHandle.get(handle)!, conversationId, previous);
+    for (const handle of others.slice(0, -1)) await markConversationRead(db.prisma, byHandle.get(handle)!, conversationId, previous, noEvents);
   }
 }

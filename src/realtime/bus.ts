@@ -15,6 +15,8 @@ export type RealtimeEvents = {
   inbox: [userId: number, event: { userId: number }];
   /** A post or repost was written. */
   post: [event: { postId: number; authorId: number }];
+  /** A message the user may receive (as a member of its conversation, or its sender) was sent. */
+  message: [userId: number, event: { messageId: number; conversationId: number }];
 };
 
 /** What services publish through, once their transaction committed: a rolled-back write publishes nothing. */
@@ -65,6 +67,12 @@ function prefixed(target: Target, prefix: string): Target {
 /** After a commit: the users whose notifications or unread counts the write may have changed. */
 export function publishInboxes(events: Publisher, userIds: Iterable<number | null | undefined>) {
   for (const userId of new Set(userIds)) if (userId != null) events.publish("inbox", userId, { userId });
+}
+
+/** After a commit: a message for each member it went to (the sender's other devices too), and their counts. */
+export function publishMessage(events: Publisher, sent: { conversationId: number; messageId: number; senderId: number; recipientIds: readonly number[] }) {
+  for (const userId of [sent.senderId, ...sent.recipientIds]) events.publish("message", userId, { messageId: sent.messageId, conversationId: sent.conversationId });
+  publishInboxes(events, sent.recipientIds);
 }
 
 /** For writes made before anyone can listen (the demo data, loaded before the server starts). */

@@ -1,7 +1,8 @@
 import { builder } from "../../builder.js";
 import type { Context } from "../../context.js";
 import { liveViewer } from "../../realtime/live.js";
-import { followersAmong, latestNotificationSeq, inHomeTimeline, notificationsAfter, unreadCounts, type UnreadCounts as Counts } from "./live.service.js";
+import { Conversation, ConversationId } from "../messages/messages.schema.js";
+import { followersAmong, latestNotificationSeq, inHomeTimeline, mayReadMessage, notificationsAfter, unreadCounts, type UnreadCounts as Counts } from "./live.service.js";
 
 /**
  * Live updates. Each field subscribes to ids on the event bus (src/realtime/bus.ts) and, per event,
@@ -14,6 +15,7 @@ const UnreadCounts = builder.objectRef<Counts>("UnreadCounts").implement({
   description: "The viewer's badge counts.",
   fields: (t) => ({
     notifications: t.exposeInt("notifications", { description: "Unread notifications (User.unreadNotificationCount)." }),
+    messages: t.exposeInt("messages", { description: "Unread messages over the viewer's conversations (the sum of Conversation.unreadCount)." }),
   }),
 });
 
@@ -44,12 +46,29 @@ builder.subscriptionFields((t) => ({
       let last = await unreadCounts(ctx.db, liveViewer(ctx).id);
       return ctx.realtime.stream(ctx, ctx.pubsub.subscribe("inbox", ctx.viewer!.id), async () => {
         const counts = await unreadCounts(ctx.db, ctx.viewer!.id);
-        if (counts.notifications === last.notifications) return [];
+        if (counts.notifications === last.notifications && counts.messages === last.messages) return [];
         last = counts;
         return [counts];
       });
     },
     resolve: (counts: Counts) => counts,
+  }),
+  messageReceived: t.prismaField({
+    type: "Message",
+    description:
+      "Each new message of the viewer's conversations, or of one (`conversationId`), the viewer's own included (their other devices); not after they left, never one a block hides. Missed ones: page `Conversation.messages(last:, before:)` or `viewer.conversations`.",
+    authScopes: { loggedIn: true },
+    args: { conversationId: t.arg.globalID({ for: Conversation, required: false }) },
+    subscribe: (_root, args, ctx) => {
+      const only = args.conversationId ? ConversationId.key(args.conversationId) : null;
+      return ctx.realtime.stream(
+        ctx,
+        ctx.pubsub.subscribe("message", liveViewer(ctx).id),
+        async (event) => ((await mayReadMessage(ctx.db, ctx.viewer!, event.messageId)) ? [event.messageId] : []),
+        { concerns: async (event) => only === null || event.conversationId === only },
+      );
+    },
+    resolve: (query, messageId: number, _args, ctx) => ctx.db.message.findUniqueOrThrow({ ...query, where: { id: messageId } }),
   }),
   homeTimelineUpdated: t.prismaField({
     type: "Post",

@@ -21,11 +21,25 @@ export const notificationsAfter = (db: PrismaClient, userId: number, afterSeq: n
 
 export interface UnreadCounts {
   notifications: number;
+  messages: number;
 }
 
 export async function unreadCounts(db: PrismaClient, userId: number): Promise<UnreadCounts> {
-  const inbox = await db.notificationInbox.findUnique({ where: { userId }, select: { unreadCount: true } });
-  return { notifications: inbox?.unreadCount ?? 0 };
+  const [inbox, conversations] = await Promise.all([
+    db.notificationInbox.findUnique({ where: { userId }, select: { unreadCount: true } }),
+    db.conversationMember.aggregate({ where: { userId, leftAt: null }, _sum: { unreadCount: true } }),
+  ]);
+  return { notifications: inbox?.unreadCount ?? 0, messages: conversations._sum.unreadCount ?? 0 };
+}
+
+/**
+ * Whether the viewer may read the message now: a member of its conversation who has not left, and
+ * no block between them and its sender (the rule of every list of messages, LIST_RULES.Message).
+ */
+export async function mayReadMessage(db: PrismaClient, viewer: Viewer, messageId: number) {
+  const blocks = visibleRows(viewer, "Message");
+  const where = { id: messageId, conversation: { members: { some: { userId: viewer.id, leftAt: null } } }, ...(blocks ? { AND: [blocks] } : {}) };
+  return (await db.message.findFirst({ where, select: { id: true } })) !== null;
 }
 
 /** Whether the post is one the viewer's home timeline shows, by the same rules (follows, mutes, blocks), and not the viewer's own. */
