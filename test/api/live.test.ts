@@ -138,6 +138,45 @@ describe("notificationReceived and unreadCountsChanged", () => {
   });
 });
 
+describe("messageReceived", () => {
+  const MESSAGES = `subscription LiveMessages($conversationId: ID) { messageReceived(conversationId: $conversationId) { id body sender { handle } } }`;
+  type Received_ = { messageReceived: { body: string; sender: { handle: string } | null } };
+  const openTo = (user: User) => live.execute(`mutation { updateProfile(input: { messagePolicy: EVERYONE }) { __typename } }`, {}, user);
+  const start = async (as: User, members: User[], body: string) =>
+    (await live.execute(`mutation ($input: StartConversationInput!) { startConversation(input: $input) { __typename ... on Conversation { id } } }`, { input: { memberIds: members.map((m) => m.id), body } }, as)).data
+      .startConversation as { id: string };
+  const send = async (as: User, conversationId: string, body: string) =>
+    (await live.execute(`mutation ($input: SendMessageInput!) { sendMessage(input: $input) { __typename } }`, { input: { conversationId, body } }, as)).data.sendMessage.__typename as string;
+
+  it("reaches members only, not after they left, never across a block, and counts unread messages", async () => {
+    const [ana, ben, cat, dan] = [await live.signUp(), await live.signUp(), await live.signUp(), await live.signUp()];
+    for (const user of [ben, cat, dan]) await openTo(user);
+    const group = await start(ana, [ben, cat], "hello all");
+    const other = await start(ana, [dan], "just dan");
+    const ben_ = collect<Received_>(live.ws(bearer(ben)), MESSAGES);
+    const catClient = live.ws(bearer(cat));
+    const cat_ = collect<Received_>(catClient, MESSAGES, { conversationId: group.id });
+    const catCounts = collect<{ unreadCountsChanged: { messages: number; notifications: number } }>(catClient, `subscription { unreadCountsChanged { messages notifications } }`);
+    // Dan names a conversation he is not in: nothing of it reaches him.
+    const dan_ = collect<Received_>(live.ws(bearer(dan)), MESSAGES, { conversationId: group.id });
+    await untilSubscribed(live.realtime, 4);
+    expect(await send(ana, group.id, "first")).toBe("Message");
+    expect(await send(ana, other.id, "to dan only")).toBe("Message");
+    await Promise.all([ben_.nth(1), cat_.nth(1), catCounts.nth(1)]);
+    // Cat blocks ana after subscribing: the group goes on, ana's messages are hidden from cat.
+    await live.execute(`mutation ($id: ID!) { block(input: { userId: $id }) { __typename } }`, { id: ana.id }, cat);
+    await live.execute(`mutation ($id: ID!) { leaveConversation(input: { conversationId: $id }) { __typename } }`, { id: group.id }, ben);
+    expect(await send(ana, group.id, "second")).toBe("Message");
+    expect(await send(cat, group.id, "from cat")).toBe("Message");
+    await cat_.nth(2);
+    expect(ben_.values.map((v) => v.messageReceived.body)).toEqual(["first"]);
+    expect(cat_.values.map((v) => v.messageReceived.body)).toEqual(["first", "from cat"]);
+    expect(catCounts.values[0]!.unreadCountsChanged).toEqual({ messages: 2, notifications: 0 });
+    expect(dan_.values).toEqual([]);
+    for (const s of [ben_, cat_, catCounts, dan_]) s.stop();
+  });
+});
+
 describe("authentication", () => {
   it("needs a credential: an anonymous subscription is UNAUTHENTICATED, a bad token too", async () => {
     const anonymous = collect(live.ws(), HOME);
