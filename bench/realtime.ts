@@ -18,6 +18,7 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const EVENTS = Number(process.env.EVENTS ?? 1_000);
 const IDLE = 1_000;
 const HOME = "subscription BenchHome { homeTimelineUpdated { id body author { handle } } }";
+const MESSAGES = "subscription BenchMessages { messageReceived { id body sender { handle } } }";
 
 interface Server {
   port: number;
@@ -101,15 +102,15 @@ const endings = new Map<string, number>();
 const note = (kind: string) => endings.set(kind, (endings.get(kind) ?? 0) + 1);
 
 /** A subscriber over graphql-ws; `arrivals` resolves each event's body to its arrival time. */
-function wsSubscriber(server: Server, token: string) {
+function wsSubscriber(server: Server, token: string, query = HOME) {
   const client = createClient({ url: `ws://127.0.0.1:${server.port}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, lazy: false, retryAttempts: 0 });
   const arrivals = new Map<string, number>();
   const waiters = new Map<string, (t: number) => void>();
-  client.subscribe<{ homeTimelineUpdated: { body: string } }>({ query: HOME }, {
+  client.subscribe<{ homeTimelineUpdated?: { body: string }; messageReceived?: { body: string } }>({ query }, {
     next: ({ data, errors }) => {
       if (!data) return note(`next with errors ${JSON.stringify(errors)}`);
       const now = performance.now();
-      const body = data!.homeTimelineUpdated.body;
+      const body = (data.homeTimelineUpdated ?? data.messageReceived)!.body;
       arrivals.set(body, now);
       waiters.get(body)?.(now);
     },
@@ -152,13 +153,13 @@ async function sseSubscriber(server: Server, token: string) {
 const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
 
 /** Sequential writes, each timed from sending createPost to the subscriber's arrival. */
-async function latencies(writer: Server, token: string, arrival: (body: string) => Promise<number>, label: string) {
+async function latencies(writer: Server, token: string, arrival: (body: string) => Promise<number>, label: string, write = (body: string) => createPost(writer, token, body)) {
   const times: number[] = [];
   for (let i = 0; i < EVENTS; i++) {
     const body = `${label} ${i}`;
     const arrived = arrival(body);
     const sent = performance.now();
-    await createPost(writer, token, body);
+    await write(body);
     times.push((await arrived) - sent);
   }
   return times;
@@ -197,6 +198,16 @@ const ws = wsSubscriber(one, follower.token);
 await settle();
 console.log(`WebSocket, one instance:   ${summary(await latencies(one, author.token, ws.arrival, "ws"))}`);
 ws.client.dispose();
+
+// Direct messages: the author writes to the follower, who listens for messages.
+await gql(one, `mutation { updateProfile(input: { messagePolicy: EVERYONE }) { __typename } }`, {}, follower.token);
+const started = await gql(one, `mutation ($input: StartConversationInput!) { startConversation(input: $input) { ... on Conversation { id } } }`, { input: { memberIds: [follower.id], body: "hi" } }, author.token);
+const conversationId = started.data.startConversation.id as string;
+const inbox = wsSubscriber(one, follower.token, MESSAGES);
+await settle();
+const sendMessage = (body: string) => gql(one, `mutation ($input: SendMessageInput!) { sendMessage(input: $input) { __typename } }`, { input: { conversationId, body } }, author.token);
+console.log(`sendMessage, WebSocket:    ${summary(await latencies(one, author.token, inbox.arrival, "dm", sendMessage))}`);
+inbox.client.dispose();
 
 const sse = await sseSubscriber(one, follower.token);
 await settle();
