@@ -6,7 +6,9 @@
  * where; EVENTS to change the 1,000 events per figure).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "graphql-ws";
 import pg from "pg";
@@ -26,6 +28,7 @@ interface Server {
   child: ChildProcess;
 }
 
+const dataDir = mkdtempSync(join(tmpdir(), "chirp-bench-realtime-"));
 const children: ChildProcess[] = [];
 process.on("exit", () => children.forEach((c) => c.kill("SIGKILL")));
 
@@ -51,7 +54,10 @@ async function startServer(env: Record<string, string> = {}): Promise<Server> {
     cwd: ROOT,
     env: {
       ...process.env,
-      NODE_ENV: "production",
+      // Development: production asks for an SMTP server, and sign-up mail goes to .eml files in DATA_DIR here.
+      NODE_ENV: "development",
+      DATA_DIR: dataDir,
+      DEMO_DATA: "false",
       JWT_SECRET: "bench-secret-that-is-at-least-32-characters",
       DATABASE_URL,
       PORT: "0",
