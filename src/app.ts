@@ -20,6 +20,9 @@ import { useMediaFiles } from "./modules/media/media.http.js";
 import { boundedImageProcessor } from "./modules/media/media.images.js";
 import { type MediaStorage, createStorage } from "./modules/media/media.storage.js";
 import { RateLimits } from "./rate-limits.js";
+import { createEventBus } from "./realtime/bus.js";
+import { type LiveConnection, Realtime } from "./realtime/live.js";
+import { useSingleConnectionSSE } from "./realtime/sse.js";
 import { useReadiness } from "./readiness.js";
 import { schema } from "./schema.js";
 import type { SqlReader } from "./sql/reader.js";
@@ -33,15 +36,27 @@ export interface AppDeps {
   shutdown?: AbortSignal;
   /** Where media files go; by default the driver config.media names. */
   storage?: MediaStorage;
+  /** Live updates; an in-process bus when not given (src/server.ts gives one, Redis when REDIS_URL is set). */
+  realtime?: Realtime;
 }
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
 export interface ServerContext {
   req?: { socket?: { remoteAddress?: string } };
+  /** Set for an operation that came over a WebSocket (src/realtime/websocket.ts). */
+  connection?: LiveConnection;
 }
 
 /** The Yoga instance: an HTTP handler (`app.fetch`, or a Node request listener) serving /graphql. */
-export function createApp({ db, reader, config, logger, shutdown, storage = createStorage(config.media.storage) }: AppDeps) {
+export function createApp({
+  db,
+  reader,
+  config,
+  logger,
+  shutdown,
+  storage = createStorage(config.media.storage),
+  realtime = new Realtime(createEventBus({ redisUrl: undefined, channelPrefix: "" }, logger), config.realtime, logger),
+}: AppDeps) {
   const rateLimits = new RateLimits(config.rateLimits);
   const processImage = boundedImageProcessor(config.media.concurrency);
   const uploads = { maxFileBytes: config.media.maxBytes, maxFiles: config.media.maxFiles };
@@ -60,7 +75,7 @@ export function createApp({ db, reader, config, logger, shutdown, storage = crea
     cors: corsOptions(config.corsOrigins),
     // Requests whose multipart bodies busboy bounds while they stream in: a file past the limit ends the read.
     fetchAPI: createFetch({ formDataLimits: formDataLimits(uploads, config.requestBodyLimit) }),
-    context: ({ request, req }) => createContext({ db, reader, config, rateLimits, storage, processImage }, request, req?.socket),
+    context: ({ request, req, connection }) => createContext({ db, reader, config, rateLimits, storage, processImage, realtime }, request, req?.socket, connection),
     maskedErrors: { isDev: false, maskError },
     plugins: [
       useRequestLog(logger, config.trustProxy),
@@ -69,6 +84,7 @@ export function createApp({ db, reader, config, logger, shutdown, storage = crea
       { onDispose: () => reporter.flush() },
       useRequestPolicy({ bodyLimit: config.requestBodyLimit, uploads }),
       useMediaFiles(db, storage),
+      useSingleConnectionSSE("/graphql", config.requestBodyLimit),
       ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       useConnectionArgs(),

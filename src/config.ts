@@ -108,6 +108,15 @@ const EnvSchema = z.object({
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: boolean.optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").optional(),
+  REALTIME_CHANNEL_PREFIX: z.string().min(1).default("chirp:"),
+  REALTIME_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(20),
+  REALTIME_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).default(50),
+  REALTIME_CONNECTIONS_PER_IP: z.coerce.number().int().min(1).default(100),
+  REALTIME_KEEPALIVE: z.coerce.number().int().min(1).max(300).default(12),
+  REALTIME_AUTH_RECHECK: z.coerce.number().int().min(1).default(60),
+  REALTIME_MAX_QUEUED_EVENTS: z.coerce.number().int().min(1).default(100),
+  REALTIME_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
 });
 
 export type Config = {
@@ -150,6 +159,7 @@ export type Config = {
   mail: MailConfig;
   outbox: OutboxSettings;
   media: MediaConfig;
+  realtime: RealtimeSettings;
 };
 
 export interface MailConfig {
@@ -182,6 +192,27 @@ export interface MediaConfig {
   /** How many images are decoded at once; the others wait their turn. */
   concurrency: number;
   storage: { driver: "disk"; dir: string } | { driver: "s3"; bucket: string; region: string; endpoint?: string; forcePathStyle: boolean; credentials?: { accessKeyId: string; secretAccessKey: string } };
+}
+
+/** Live updates (src/realtime): the event bus and the limits of subscriptions. */
+export interface RealtimeSettings {
+  /** Redis carries events between instances when set; otherwise they stay in this process. */
+  redisUrl: string | undefined;
+  /** Put before every Redis channel name, so deployments (or test runs) sharing a Redis do not mix. */
+  channelPrefix: string;
+  subscriptionsPerConnection: number;
+  /** Live subscriptions of one user on this instance, over every connection. */
+  subscriptionsPerUser: number;
+  /** Open WebSockets and SSE streams from one client address. */
+  connectionsPerIp: number;
+  /** How often a WebSocket is pinged (graphql-ws ping); Yoga and graphql-sse send an SSE comment every 12 s. */
+  keepAliveMs: number;
+  /** How often an idle subscription checks that its credential still works (revoked, suspended, expired). */
+  authRecheckMs: number;
+  /** Events a subscriber may leave unread before it is dropped as a slow consumer. */
+  maxQueuedEvents: number;
+  /** Bytes a WebSocket may leave unsent before it is closed as a slow consumer. */
+  maxBufferedBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -274,6 +305,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
               credentials: e.S3_ACCESS_KEY_ID ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY! } : undefined,
             }
           : { driver: "disk", dir: join(dataDir, "media") },
+    },
+    realtime: {
+      redisUrl: e.REDIS_URL,
+      channelPrefix: e.REALTIME_CHANNEL_PREFIX,
+      subscriptionsPerConnection: e.REALTIME_SUBSCRIPTIONS_PER_CONNECTION,
+      subscriptionsPerUser: e.REALTIME_SUBSCRIPTIONS_PER_USER,
+      connectionsPerIp: e.REALTIME_CONNECTIONS_PER_IP,
+      keepAliveMs: e.REALTIME_KEEPALIVE * 1000,
+      authRecheckMs: e.REALTIME_AUTH_RECHECK * 1000,
+      maxQueuedEvents: e.REALTIME_MAX_QUEUED_EVENTS,
+      maxBufferedBytes: e.REALTIME_MAX_BUFFERED_BYTES,
     },
   };
 }

@@ -5,6 +5,8 @@ import type { Viewer } from "./modules/auth/viewer.js";
 import type { ImageProcessor } from "./modules/media/media.images.js";
 import type { MediaStorage } from "./modules/media/media.storage.js";
 import type { RateLimits } from "./rate-limits.js";
+import type { EventBus } from "./realtime/bus.js";
+import type { LiveConnection, Realtime } from "./realtime/live.js";
 import type { SqlReader } from "./sql/reader.js";
 
 export interface Context {
@@ -20,6 +22,12 @@ export interface Context {
   userAgent: string | null;
   /** The client's address, for rate limits ("local" when the request did not come over a socket). */
   clientIp: string;
+  /** Where writes announce what changed (src/realtime/bus.ts), once committed. */
+  pubsub: EventBus;
+  /** Live updates of this instance: subscriptions' streams and limits. */
+  realtime: Realtime;
+  /** The WebSocket an operation came over; null over HTTP (SSE included). */
+  connection: LiveConnection | null;
 }
 
 export interface ContextDeps {
@@ -29,11 +37,14 @@ export interface ContextDeps {
   rateLimits: RateLimits;
   storage: MediaStorage;
   processImage: ImageProcessor;
+  realtime: Realtime;
 }
 
-export function createContext(deps: ContextDeps, request: Request, socket?: { remoteAddress?: string }): Context {
+export function createContext(deps: ContextDeps, request: Request, socket?: { remoteAddress?: string }, connection?: LiveConnection): Context {
   return {
     ...deps,
+    pubsub: deps.realtime.bus,
+    connection: connection ?? null,
     viewer: null,
     request,
     userAgent: request.headers.get("user-agent"),
@@ -42,7 +53,7 @@ export function createContext(deps: ContextDeps, request: Request, socket?: { re
 }
 
 /** The client's address as Express takes it: the nearest X-Forwarded-For entry not written by a trusted proxy. */
-function clientIp(request: Request, socket: { remoteAddress?: string } | undefined, trust: Config["trustProxy"]) {
+export function clientIp(request: Request, socket: { remoteAddress?: string } | undefined, trust: Config["trustProxy"]) {
   if (!socket?.remoteAddress) return "local";
   const forwarded = request.headers.get("x-forwarded-for");
   if (!forwarded) return socket.remoteAddress;

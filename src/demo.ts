@@ -5,6 +5,7 @@ import { setBlocked, setMuted } from "./modules/blocks/blocks.service.js";
 import { groupKey, windowFor } from "./modules/notifications/notifications.service.js";
 import { parseEntities, postHashtagId } from "./modules/entities/entities.service.js";
 import { markConversationRead, sendMessage, startConversation } from "./modules/messages/messages.service.js";
+import { noEvents } from "./realtime/bus.js";
 
 /** How much demo data to make. The same sizes and seed always make the same rows. */
 export interface DemoSize {
@@ -477,7 +478,7 @@ async function blockAndMute(db: Database) {
       const follows = await db.prisma.follow.count({ where: { OR: [{ followerId: actor.id, followeeId: other.id }, { followerId: other.id, followeeId: actor.id }] } });
       if (set === setBlocked && follows > 0) continue;
       const viewer = toViewer({ ...actor, blocking: [], blockedBy: [], muting: [] }, { canRead: true, canWrite: true, sessionId: null });
-      await set(db.prisma, viewer, other.id, true, { select: { id: true } });
+      await set(db.prisma, viewer, other.id, true, { select: { id: true } }, noEvents);
     }
   }
 }
@@ -501,13 +502,13 @@ async function converse(db: Database) {
   const byHandle = new Map(named.map((u) => [u.handleKey, toViewer({ ...u, blocking: [], blockedBy: [], muting: [] }, { canRead: true, canWrite: true, sessionId: null })]));
   for (const [starter, others, messages] of DEMO_CONVERSATIONS) {
     const [[, first], ...rest] = messages as [[string, string], ...[string, string][]];
-    const { conversationId, messageId } = await startConversation(db.prisma, byHandle.get(starter)!, { memberIds: others.map((h) => byHandle.get(h)!.id), body: first });
+    const { conversationId, messageId } = await startConversation(db.prisma, byHandle.get(starter)!, { memberIds: others.map((h) => byHandle.get(h)!.id), body: first }, noEvents);
     let previous = messageId;
     let latest = messageId;
     for (const [sender, body] of rest) {
       previous = latest;
-      latest = (await sendMessage(db.prisma, byHandle.get(sender)!, conversationId, body)).messageId;
+      latest = (await sendMessage(db.prisma, byHandle.get(sender)!, conversationId, body, noEvents)).messageId;
     }
-    for (const handle of others.slice(0, -1)) await markConversationRead(db.prisma, byHandle.get(handle)!, conversationId, previous);
+    for (const handle of others.slice(0, -1)) await markConversationRead(db.prisma, byHandle.get(handle)!, conversationId, previous, noEvents);
   }
 }

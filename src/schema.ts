@@ -14,5 +14,6 @@ import "./modules/entities/entities.schema.js";
 import "./modules/messages/messages.schema.js";
 import "./modules/account/account.schema.js";
 import "./modules/media/media.schema.js";
+import "./modules/live/live.schema.js";
 
 export const schema = resolveNodeIdsSynchronously(lexicographicSortSchema(builder.toSchema()));

@@ -10,6 +10,9 @@ import { sweepUnattachedMedia } from "./modules/media/media.service.js";
 import { createStorage } from "./modules/media/media.storage.js";
 import { removeExpiredEmailData } from "./modules/account/account.service.js";
 import { createMailer } from "./modules/mail/mailer.js";
+import { createEventBus } from "./realtime/bus.js";
+import { Realtime } from "./realtime/live.js";
+import { attachWebSockets } from "./realtime/websocket.js";
 
 const startedAt = performance.now();
 let config: Config;
@@ -56,8 +59,10 @@ const worker = startWorker({
 });
 
 const shutdown = new AbortController();
-const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage });
+const realtime = new Realtime(createEventBus(config.realtime, logger), config.realtime, logger);
+const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage, realtime });
 const { server, drain } = createHttpServer(app, config.http);
+attachWebSockets(server, app, realtime, config, logger);
 server.on("error", async (error: NodeJS.ErrnoException) => {
   // Most often another Chirp (or anything else) already listens there: say so, without a stack trace.
   const reason = error.code === "EADDRINUSE" ? `port ${config.port} is already in use (PORT sets another)` : error.message;
@@ -69,13 +74,15 @@ server.on("error", async (error: NodeJS.ErrnoException) => {
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as { port: number };
   const url = `http://localhost:${port}/graphql`;
-  logger.info({ url, port, database: db.kind, startupMs: Math.round(performance.now() - startedAt) }, `Chirp is ready at ${url}`);
+  logger.info({ url, port, database: db.kind, events: realtime.bus.kind, startupMs: Math.round(performance.now() - startedAt) }, `Chirp is ready at ${url}`);
 });
 
 async function stop(signal: string) {
   if (shutdown.signal.aborted) return;
   shutdown.abort();
   logger.info({ signal }, "shutting down");
+  // Live streams never finish by themselves: WebSockets close with 1001, SSE streams end, then the drain.
+  await realtime.close();
   // Let in-flight requests (and their transactions) finish, then close the database: closing it first
   // fails every open transaction with "Unknown transaction status".
   // Meanwhile the worker's send in flight finishes and is marked; a claim it never got to runs out its lease.

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { type ServerProcess, killServers, postGraphQL, startServer } from "./support/server-process.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "chirp-shutdown-"));
@@ -134,6 +135,38 @@ describe("SIGTERM", { timeout: 60_000 }, () => {
     // Node keeps an idle keep-alive connection 5 s; a drain that waited for it would take that long.
     expect(Date.now() - stoppedAt).toBeLessThan(3_000);
     idleAgent.destroy();
+  });
+
+  it("closes live WebSockets with 1001 and ends SSE streams, then exits without cutting anything", async () => {
+    const server = await startServer(dataDir);
+    const token = await signUp(server, "drain_live");
+    const subscription = JSON.stringify({ type: "subscribe", id: "1", payload: { query: "subscription { unreadCountsChanged { notifications } }" } });
+    const socket = new WebSocket(`ws://127.0.0.1:${server.port}/graphql`, "graphql-transport-ws");
+    const messages: string[] = [];
+    socket.on("message", (data) => {
+      messages.push(String(data));
+      if (messages.length === 1) socket.send(subscription);
+    });
+    const opened = new Promise<void>((resolve) => socket.once("open", () => resolve()));
+    void opened.then(() => socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } })));
+    const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
+    const sse = await fetch(`http://127.0.0.1:${server.port}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: "subscription { unreadCountsChanged { notifications } }" }),
+    });
+    expect(sse.status).toBe(200);
+    await opened;
+    // The subscribe message follows the ack; a moment for the server to start its stream.
+    await sleep(300);
+    const stoppedAt = Date.now();
+    server.kill("SIGTERM");
+    expect(await closed).toBe(1001);
+    expect(await sse.text()).toMatch(/event: complete\n/);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+    expect(server.output()).not.toMatch(/cut connections/);
+    expect(messages[0]).toBe(JSON.stringify({ type: "connection_ack" }));
   });
 
   it("cuts what is still open after SHUTDOWN_TIMEOUT and exits", async () => {

@@ -1,6 +1,8 @@
 import { parsePrismaCursor } from "@pothos/plugin-prisma";
 import {
   type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
   type FragmentDefinitionNode,
   type GraphQLError,
   type GraphQLNamedType,
@@ -118,11 +120,11 @@ function checkOperation(schema: GraphQLSchema, document: DocumentNode, operation
  * its parent's SQL, so a check in its resolver would come after that query.
  */
 export function useConnectionArgs(): Plugin {
-  return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const variables = (args.variableValues ?? {}) as Record<string, unknown>;
-      const error = checkOperation(args.schema, args.document, args.operationName, variables);
-      if (error) setResultAndStopExecution({ errors: [error] });
-    },
+  const check = ({ args, setResultAndStopExecution }: { args: ExecutionArgs; setResultAndStopExecution: (result: ExecutionResult) => void }) => {
+    const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+    const error = checkOperation(args.schema, args.document, args.operationName, variables);
+    if (error) setResultAndStopExecution({ errors: [error] });
   };
+  // Subscriptions too: their documents select pages of what each event brings.
+  return { onExecute: check, onSubscribe: check };
 }

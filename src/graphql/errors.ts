@@ -1,6 +1,6 @@
 import { PothosValidationError } from "@pothos/core";
 import { type ExecutionResult, GraphQLError } from "graphql";
-import type { Plugin } from "graphql-yoga";
+import { type Plugin, mapAsyncIterator } from "graphql-yoga";
 import { isDatabaseUnavailable } from "../db-errors.js";
 import type { ErrorReporter } from "../error-reporter.js";
 import { DomainError, ERROR_CODES, type ErrorCode, RateLimitedError } from "../errors.js";
@@ -103,7 +103,20 @@ const SPEC_400 = { spec: true, status: 400 };
  * a bug: masked and logged. The errors behind the answer are logged here, with the request's id,
  * through `reporter`, which logs each kind once per interval.
  */
-export function useErrorCodes(reporter: ErrorReporter, logger: Logger, { production }: { production: boolean }): Plugin {
+export function useErrorCodes(reporter: ErrorReporter, logger: Logger, options: { production: boolean }): Plugin {
+  const process = resultNormaliser(reporter, logger, options);
+  return {
+    onResultProcess({ request, result, setResult }) {
+      if (Array.isArray(result)) setResult(result.map((r) => process(r, request)));
+      // A subscription over SSE: each of its results.
+      else if (Symbol.asyncIterator in result) setResult(mapAsyncIterator(result, (r: ExecutionResult) => process(r, request)));
+      else setResult(process(result, request));
+    },
+  };
+}
+
+/** What useErrorCodes does to each result, for transports Yoga's result processing does not see (WebSockets). */
+export function resultNormaliser(reporter: ErrorReporter, logger: Logger, { production }: { production: boolean }) {
   const normalise = (request: Request) => (error: GraphQLError): GraphQLError => {
     let result = error;
     const code = error.extensions?.code;
@@ -126,14 +139,8 @@ export function useErrorCodes(reporter: ErrorReporter, logger: Logger, { product
     noteErrorCode(request, String(result.extensions.code));
     return result;
   };
-  const process = (result: ExecutionResult, request: Request): ExecutionResult =>
+  return (result: ExecutionResult, request: Request): ExecutionResult =>
     result.errors?.length ? { ...result, errors: result.errors.map(normalise(request)) } : result;
-  return {
-    onResultProcess({ request, result, setResult }) {
-      if (Array.isArray(result)) setResult(result.map((r) => process(r, request)));
-      else if (!(Symbol.asyncIterator in result)) setResult(process(result, request));
-    },
-  };
 }
 
 const recoded = (error: GraphQLError, code: ErrorCode, message: string, http?: object) =>

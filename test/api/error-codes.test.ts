@@ -61,7 +61,7 @@ const triggers: Record<string, { name: string; send: () => Promise<Answer>; stat
   ],
   GRAPHQL_VALIDATION_FAILED: [
     { name: "an unknown field", send: () => post({ query: "{ viewer { nope } }" }), status: 400 },
-    { name: "a subscription, which the schema does not have yet", send: () => post({ query: "subscription { x }" }), status: 400 },
+    { name: "a subscription field the schema does not have", send: () => post({ query: "subscription { x }" }), status: 400 },
     {
       name: "a query too deep",
       send: () => post({ query: "{ viewer { followers(first: 1) { edges { node { followers(first: 1) { edges { node { followers(first: 1) { edges { node { followers(first: 1) { edges { node { handle } } } } } } } } } } } } } }" }),

@@ -1,5 +1,5 @@
 import { RequestCache } from "@pothos/plugin-scope-auth";
-import { type DocumentNode, type GraphQLSchema, Kind, type SelectionSetNode, getOperationAST } from "graphql";
+import { type DocumentNode, type ExecutionArgs, type GraphQLSchema, Kind, type SelectionSetNode, getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Context } from "../../context.js";
 import { ForbiddenError } from "../../errors.js";
@@ -29,19 +29,19 @@ export function useAuthentication(): Plugin<Context> {
     if (free === undefined) byName.set(operationName, (free = signsInOrIntrospects(schema, document, operationName)));
     return free;
   };
-  return {
-    async onExecute({ args, extendContext }) {
-      const ctx = args.contextValue as Context;
-      const header = ctx.request.headers.get("authorization");
-      if (!header || needsNoCredentials(args.schema, args.document, args.operationName)) return;
-      const viewer = await authenticate(ctx.db, ctx.reader, ctx.config.jwt, header);
-      // A token without READ writes and reads what its mutations return, nothing else.
-      if (!viewer.canRead && getOperationAST(args.document, args.operationName)?.operation !== "mutation") {
-        throw new ForbiddenError("This API token has no READ scope: it can only run mutations.");
-      }
-      extendContext({ viewer });
-    },
+  const authenticateOperation = async ({ args, extendContext }: { args: ExecutionArgs; extendContext: (extension: Partial<Context>) => void }) => {
+    const ctx = args.contextValue as Context;
+    const header = ctx.request.headers.get("authorization");
+    if (!header || needsNoCredentials(args.schema, args.document, args.operationName)) return;
+    const viewer = await authenticate(ctx.db, ctx.reader, ctx.config.jwt, header);
+    // A token without READ writes and reads what its mutations return, nothing else.
+    if (!viewer.canRead && getOperationAST(args.document, args.operationName)?.operation !== "mutation") {
+      throw new ForbiddenError("This API token has no READ scope: it can only run mutations.");
+    }
+    extendContext({ viewer });
   };
+  // Subscriptions (over SSE or a WebSocket) authenticate as queries do; src/realtime re-checks per event.
+  return { onExecute: authenticateOperation, onSubscribe: authenticateOperation };
 }
 
 /** The rest of a request that signed in runs as the user it signed in (`logIn { viewer { email } }`). */

@@ -71,7 +71,7 @@ builder.mutationFields((t) =>
         authScopes: { writer: true },
         errors: { types: [NotFoundError] },
         args: { input: t.arg({ type: UserIdInput(`${name[0]!.toUpperCase()}${name.slice(1)}Input`) }) },
-        resolve: (query, _root, { input }, ctx) => set(ctx.db, ctx.viewer!, UserId.key(input.userId), on, query),
+        resolve: (query, _root, { input }, ctx) => set(ctx.db, ctx.viewer!, UserId.key(input.userId), on, query, ctx.pubsub),
       }),
     ]),
   ),

@@ -2,6 +2,7 @@ import type { Prisma, PrismaClient } from "@prisma/client";
 import type { Viewer } from "../auth/viewer.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { forgetActor } from "../notifications/notifications.service.js";
+import { type Publisher, publishInboxes } from "../../realtime/bus.js";
 
 type Tx = Prisma.TransactionClient;
 
@@ -28,7 +29,7 @@ export async function blockedBetween(tx: Tx, a: number, b: number) {
  * unblocking restores nothing but the possibility. Updates the viewer's sets for the rest of the
  * request. Returns the other user.
  */
-export async function setBlocked<Q extends object>(db: PrismaClient, viewer: Viewer, userId: number, blocked: boolean, query: Q) {
+export async function setBlocked<Q extends object>(db: PrismaClient, viewer: Viewer, userId: number, blocked: boolean, query: Q, events: Publisher) {
   if (userId === viewer.id) throw ValidationError.of("userId", "You cannot block yourself");
   const user = await db.$transaction(async (tx) => {
     await lockPair(tx, viewer.id, userId);
@@ -47,6 +48,7 @@ export async function setBlocked<Q extends object>(db: PrismaClient, viewer: Vie
   });
   if (blocked) viewer.blocking.add(userId);
   else viewer.blocking.delete(userId);
+  if (blocked) publishInboxes(events, [viewer.id, userId]);
   return user;
 }
 
@@ -61,7 +63,7 @@ async function unfollowEachOther(tx: Tx, a: number, b: number) {
 }
 
 /** Muting is idempotent and private: the muted user is not told, and nothing changes for them. Returns them. */
-export async function setMuted<Q extends object>(db: PrismaClient, viewer: Viewer, userId: number, muted: boolean, query: Q) {
+export async function setMuted<Q extends object>(db: PrismaClient, viewer: Viewer, userId: number, muted: boolean, query: Q, events: Publisher) {
   if (userId === viewer.id) throw ValidationError.of("userId", "You cannot mute yourself");
   const user = await db.$transaction(async (tx) => {
     const found = await tx.user.findUnique({ ...query, where: { id: userId } });
@@ -74,5 +76,6 @@ export async function setMuted<Q extends object>(db: PrismaClient, viewer: Viewe
   });
   if (muted) viewer.muting.add(userId);
   else viewer.muting.delete(userId);
+  if (muted) publishInboxes(events, [viewer.id]);
   return user;
 }

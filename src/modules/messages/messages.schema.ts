@@ -12,7 +12,7 @@ import { hiddenUserIds, hides, visibleRows } from "../blocks/visibility.js";
 import { User, UserId } from "../users/users.schema.js";
 import { MAX_MEMBERS, MAX_MESSAGE_LENGTH, leaveConversation, markConversationRead, sendMessage, startConversation } from "./messages.service.js";
 
-const ConversationId = nodeId("Conversation");
+export const ConversationId = nodeId("Conversation");
 const MessageId = nodeId("Message");
 
 /** The viewer's membership, as a relation filter: only active members see a conversation or its messages. */
@@ -218,7 +218,7 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: StartConversationInput }) },
     resolve: async (query, _root, { input }, ctx) => {
-      const sent = await startConversation(ctx.db, ctx.viewer!, { memberIds: input.memberIds.map((id) => UserId.key(id)), body: input.body });
+      const sent = await startConversation(ctx.db, ctx.viewer!, { memberIds: input.memberIds.map((id) => UserId.key(id)), body: input.body }, ctx.pubsub);
       return (await readConversation(ctx, query, sent.conversationId))!;
     },
   }),
@@ -229,7 +229,7 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: SendMessageInput }) },
     resolve: async (query, _root, { input }, ctx) => {
-      const sent = await sendMessage(ctx.db, ctx.viewer!, ConversationId.key(input.conversationId), input.body);
+      const sent = await sendMessage(ctx.db, ctx.viewer!, ConversationId.key(input.conversationId), input.body, ctx.pubsub);
       return (await ctx.reader.findFirst("Message", { ...query, where: { id: sent.messageId } }, (q) => ctx.db.message.findUniqueOrThrow(q)))!;
     },
   }),
@@ -240,7 +240,7 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: MarkConversationReadInput }) },
     resolve: async (query, _root, { input }, ctx) => {
-      const read = await markConversationRead(ctx.db, ctx.viewer!, ConversationId.key(input.conversationId), MessageId.key(input.upToId));
+      const read = await markConversationRead(ctx.db, ctx.viewer!, ConversationId.key(input.conversationId), MessageId.key(input.upToId), ctx.pubsub);
       return (await readConversation(ctx, query, read.conversationId))!;
     },
   }),
@@ -251,7 +251,7 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: LeaveConversationInput }) },
     resolve: async (query, _root, { input }, ctx) => {
-      await leaveConversation(ctx.db, ctx.viewer!, ConversationId.key(input.conversationId));
+      await leaveConversation(ctx.db, ctx.viewer!, ConversationId.key(input.conversationId), ctx.pubsub);
       return (await ctx.reader.findFirst("User", { ...query, where: { id: ctx.viewer!.id } }, (q) => ctx.db.user.findUniqueOrThrow(q)))!;
     },
   }),

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Viewer } from "../auth/viewer.js";
 import { assertNoBlock } from "../blocks/visibility.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
+import { type Publisher, publishInboxes, publishMessage } from "../../realtime/bus.js";
 import { visibleLength } from "../posts/posts.service.js";
 
 type Db = PrismaClient;
@@ -50,7 +51,7 @@ const blockedSql = (user: Prisma.Sql, other: number) => Prisma.sql`EXISTS (
  * same people, both still in it, is reused: the message goes there (two concurrent starts meet on the
  * pair key's unique index and find one conversation).
  */
-export async function startConversation(db: Db, viewer: Viewer, input: { memberIds: number[]; body: string }) {
+export async function startConversation(db: Db, viewer: Viewer, input: { memberIds: number[]; body: string }, events: Publisher) {
   const body = parseBody(input.body);
   const others = [...new Set(input.memberIds)].filter((id) => id !== viewer.id);
   if (others.length < 1 || others.length > MAX_MEMBERS - 1) {
@@ -69,7 +70,7 @@ export async function startConversation(db: Db, viewer: Viewer, input: { memberI
     }
   }
   const key = others.length === 1 ? pairKey(viewer.id, others[0]!) : null;
-  return db.$transaction(async (tx) => {
+  const sent = await db.$transaction(async (tx) => {
     let conversationId: number | null = null;
     if (key !== null) {
       const [created] = await tx.$queryRaw<{ id: number }[]>`
@@ -86,12 +87,16 @@ export async function startConversation(db: Db, viewer: Viewer, input: { memberI
     await tx.conversationMember.createMany({ data: [viewer.id, ...others].map((userId) => ({ conversationId: conversationId!, userId })) });
     return send(tx, viewer, conversationId, body);
   });
+  publishMessage(events, sent);
+  return sent;
 }
 
 /** Sends a message to a conversation the viewer is in. */
-export async function sendMessage(db: Db, viewer: Viewer, conversationId: number, body: string) {
+export async function sendMessage(db: Db, viewer: Viewer, conversationId: number, body: string, events: Publisher) {
   const text = parseBody(body);
-  return db.$transaction((tx) => send(tx, viewer, conversationId, text));
+  const sent = await db.$transaction((tx) => send(tx, viewer, conversationId, text));
+  publishMessage(events, sent);
+  return sent;
 }
 
 /**
@@ -141,8 +146,8 @@ async function send(tx: Tx, viewer: Viewer, conversationId: number, body: string
  * member's row is locked first and the count is a statement of its own, so it sees every message
  * whose sender's increment it waited for: concurrent sends leave the count equal to the rows.
  */
-export async function markConversationRead(db: Db, viewer: Viewer, conversationId: number, upToId: number): Promise<ConversationRead> {
-  return db.$transaction(async (tx) => {
+export async function markConversationRead(db: Db, viewer: Viewer, conversationId: number, upToId: number, events: Publisher): Promise<ConversationRead> {
+  const read = await db.$transaction(async (tx) => {
     const [member] = await tx.$queryRaw<{ id: number }[]>`
       SELECT id FROM conversation_members WHERE conversation_id = ${conversationId} AND user_id = ${viewer.id} AND left_at IS NULL FOR UPDATE`;
     if (!member) throw new NotFoundError("Conversation");
@@ -160,6 +165,8 @@ export async function markConversationRead(db: Db, viewer: Viewer, conversationI
       RETURNING last_read_message_id, unread_count`;
     return { conversationId, userId: viewer.id, lastReadMessageId: read!.last_read_message_id, unreadCount: read!.unread_count };
   });
+  publishInboxes(events, [viewer.id]);
+  return read;
 }
 
 /**
@@ -167,7 +174,7 @@ export async function markConversationRead(db: Db, viewer: Viewer, conversationI
  * path. A conversation of two lets go of its pair key, so the next start between the two opens a new
  * one. Leaving twice, or a conversation one is not in, is NotFoundError.
  */
-export async function leaveConversation(db: Db, viewer: Viewer, conversationId: number) {
+export async function leaveConversation(db: Db, viewer: Viewer, conversationId: number, events: Publisher) {
   await db.$transaction(async (tx) => {
     await lockConversation(tx, viewer, conversationId);
     await tx.conversationMember.update({
@@ -177,5 +184,7 @@ export async function leaveConversation(db: Db, viewer: Viewer, conversationId: 
     });
     await tx.conversation.update({ where: { id: conversationId }, data: { pairKey: null }, select: { id: true } });
   });
+  // Their unread count for it went to nothing.
+  publishInboxes(events, [viewer.id]);
   return { conversationId, userId: viewer.id };
 }

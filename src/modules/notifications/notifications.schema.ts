@@ -112,7 +112,7 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: MarkNotificationsReadInput }) },
     resolve: async (query, _root, { input }, ctx) => {
-      await markNotificationsRead(ctx.db, ctx.viewer!, input.upToId ? NotificationId.key(input.upToId) : null);
+      await markNotificationsRead(ctx.db, ctx.viewer!, input.upToId ? NotificationId.key(input.upToId) : null, ctx.pubsub);
       return (await readViewer(ctx, query))!;
     },
   }),

@@ -1,6 +1,7 @@
 import { Prisma, type NotificationKind, type PrismaClient } from "@prisma/client";
 import type { Viewer } from "../auth/viewer.js";
 import { NotFoundError } from "../../errors.js";
+import { type Publisher, publishInboxes } from "../../realtime/bus.js";
 
 type Tx = Prisma.TransactionClient;
 
@@ -205,8 +206,8 @@ export const notifyMentions = (tx: Tx, { postId, actorId, userIds }: { postId: n
  * A post is deleted: the entries about it (likes, reposts) and those it caused (its reply and
  * mentions) go. Locks the entries in id order, then the inboxes in user id order.
  */
-export async function removePostNotifications(tx: Tx, postId: number) {
-  await tx.$executeRaw`
+export async function removePostNotifications(tx: Tx, postId: number): Promise<number[]> {
+  const recounted = await tx.$queryRaw<{ user_id: number }[]>`
     WITH locked AS (
       SELECT id FROM notifications WHERE post_id = ${postId} ORDER BY id FOR UPDATE
     ), gone AS (
@@ -217,7 +218,8 @@ export async function removePostNotifications(tx: Tx, postId: number) {
       SELECT i.user_id FROM notification_inboxes i JOIN counts c ON c.recipient_id = i.user_id ORDER BY i.user_id FOR UPDATE OF i
     )
     UPDATE notification_inboxes i SET unread_count = i.unread_count - c.n FROM counts c, inboxes l
-    WHERE i.user_id = c.recipient_id AND l.user_id = i.user_id`;
+    WHERE i.user_id = c.recipient_id AND l.user_id = i.user_id RETURNING i.user_id`;
+  return recounted.map((row) => row.user_id);
 }
 
 /**
@@ -232,7 +234,7 @@ export async function forgetActor(tx: Tx, recipientId: number, actorId: number) 
  * Marks read the entry `upToId` and everything below it in the list, or every entry when it is
  * null. An entry that gets new activity meanwhile has moved above it and stays unread.
  */
-export async function markNotificationsRead(db: PrismaClient, viewer: Viewer, upToId: number | null) {
+export async function markNotificationsRead(db: PrismaClient, viewer: Viewer, upToId: number | null, events: Publisher) {
   const bound = upToId === null ? Prisma.sql`(SELECT NULL::int AS seq)` : Prisma.sql`(SELECT seq FROM notifications WHERE id = ${upToId} AND recipient_id = ${viewer.id})`;
   const [result] = await db.$queryRaw<{ found: boolean }[]>`
     WITH bound AS ${bound}, locked AS (
@@ -247,4 +249,5 @@ export async function markNotificationsRead(db: PrismaClient, viewer: Viewer, up
     )
     SELECT EXISTS (SELECT 1 FROM bound) AS found`;
   if (!result?.found) throw new NotFoundError("Notification");
+  publishInboxes(events, [viewer.id]);
 }

@@ -145,14 +145,20 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: CreatePostInput }) },
     resolve: (query, _root, { input }, ctx) =>
-      createPost(ctx.db, ctx.viewer!, { body: input.body, replyToId: input.replyToId ? PostId.key(input.replyToId) : null, mediaIds: (input.mediaIds ?? []).map((id) => MediaId.key(id)) }, query),
+      createPost(
+        ctx.db,
+        ctx.viewer!,
+        { body: input.body, replyToId: input.replyToId ? PostId.key(input.replyToId) : null, mediaIds: (input.mediaIds ?? []).map((id) => MediaId.key(id)) },
+        query,
+        ctx.pubsub,
+      ),
   }),
   editPost: t.prismaField({
     type: "Post",
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: EditPostInput }) },
-    resolve: (query, _root, { input }, ctx) => editPost(ctx.db, ctx.viewer!, PostId.key(input.postId), input.body, query),
+    resolve: (query, _root, { input }, ctx) => editPost(ctx.db, ctx.viewer!, PostId.key(input.postId), input.body, query, ctx.pubsub),
   }),
   deletePost: t.prismaField({
     type: "Post",
@@ -160,7 +166,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: DeletePostInput }) },
-    resolve: (query, _root, { input }, ctx) => deletePost(ctx.db, ctx.viewer!, PostId.key(input.postId), query),
+    resolve: (query, _root, { input }, ctx) => deletePost(ctx.db, ctx.viewer!, PostId.key(input.postId), query, ctx.pubsub),
   }),
   repost: t.prismaField({
     type: "Post",
@@ -168,7 +174,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: RepostInput }) },
-    resolve: (query, _root, { input }, ctx) => repost(ctx.db, ctx.viewer!, PostId.key(input.postId), query),
+    resolve: (query, _root, { input }, ctx) => repost(ctx.db, ctx.viewer!, PostId.key(input.postId), query, ctx.pubsub),
   }),
   undoRepost: t.prismaField({
     type: "Post",
@@ -176,7 +182,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UndoRepostInput }) },
-    resolve: (query, _root, { input }, ctx) => undoRepost(ctx.db, ctx.viewer!, PostId.key(input.postId), query),
+    resolve: (query, _root, { input }, ctx) => undoRepost(ctx.db, ctx.viewer!, PostId.key(input.postId), query, ctx.pubsub),
   }),
   likePost: t.prismaField({
     type: "Post",
@@ -184,7 +190,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: LikePostInput }) },
-    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, PostId.key(input.postId), true, (id) => readPost(ctx, query, id)),
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, PostId.key(input.postId), true, (id) => readPost(ctx, query, id), ctx.pubsub),
   }),
   unlikePost: t.prismaField({
     type: "Post",
@@ -192,6 +198,6 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UnlikePostInput }) },
-    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, PostId.key(input.postId), false, (id) => readPost(ctx, query, id)),
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, PostId.key(input.postId), false, (id) => readPost(ctx, query, id), ctx.pubsub),
   }),
 }));

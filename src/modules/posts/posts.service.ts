@@ -14,6 +14,7 @@ import {
 } from "../notifications/notifications.service.js";
 import { dropEntities, replaceEntities, storeEntities } from "../entities/entities.service.js";
 import { attachToPost, removePostMedia } from "../media/media.service.js";
+import { type Publisher, publishInboxes } from "../../realtime/bus.js";
 
 type Db = PrismaClient;
 type Tx = Prisma.TransactionClient;
@@ -54,9 +55,16 @@ async function lockPost(tx: Tx, id: number) {
   return row;
 }
 
-export async function createPost<Q extends object>(db: Db, viewer: Viewer, input: { body: string; replyToId?: number | null; mediaIds?: number[] }, query: Q) {
+export async function createPost<Q extends object>(
+  db: Db,
+  viewer: Viewer,
+  input: { body: string; replyToId?: number | null; mediaIds?: number[] },
+  query: Q,
+  events: Publisher,
+) {
   const body = parseInput(z.object({ body: Body }), { body: input.body }).body;
-  return db.$transaction(async (tx) => {
+  let created: { id: number; notified: number[] } | undefined;
+  const result = await db.$transaction(async (tx) => {
     let thread: { replyToId: number; rootId: number } | null = null;
     let parentAuthorId: number | null = null;
     if (input.replyToId != null) {
@@ -74,9 +82,13 @@ export async function createPost<Q extends object>(db: Db, viewer: Viewer, input
     if (parentAuthorId !== null) await notifyReply(tx, { postId: post.id, actorId: viewer.id, recipientId: parentAuthorId });
     // After the reply's: a mentioned parent author hears of the reply once.
     await notifyMentions(tx, { postId: post.id, actorId: viewer.id, userIds: mentionedUserIds });
+    created = { id: post.id, notified: parentAuthorId === null ? [...mentionedUserIds] : [parentAuthorId, ...mentionedUserIds] };
     // Read once the entities are in, for a query that selects them.
     return tx.post.findUniqueOrThrow({ ...query, where: { id: post.id } });
   });
+  events.publish("post", { postId: created!.id, authorId: viewer.id });
+  publishInboxes(events, created!.notified);
+  return result;
 }
 
 /** The author edits a post; the author or an admin deletes it. Writing needs a writing credential. */
@@ -101,31 +113,36 @@ async function findOwnPost(db: Pick<Db, "post">, viewer: Viewer, id: number, act
   return post;
 }
 
-export async function editPost<Q extends object>(db: Db, viewer: Viewer, id: number, body: string, query: Q) {
+export async function editPost<Q extends object>(db: Db, viewer: Viewer, id: number, body: string, query: Q, events: Publisher) {
   const parsed = parseInput(z.object({ body: Body }), { body }).body;
   const post = await findOwnPost(db, viewer, id, "edit");
   if (post.repostOfId !== null) throw ValidationError.of("postId", "A repost has no text to edit");
-  return db.$transaction(async (tx) => {
+  let mentioned: readonly number[] = [];
+  const result = await db.$transaction(async (tx) => {
     if ((await lockPost(tx, id)).deleted) throw ValidationError.of("postId", "A deleted post cannot be edited");
     const edited = await tx.post.update({ where: { id }, data: { body: parsed, editedAt: new Date() }, select: { id: true, authorId: true, body: true, createdAt: true } });
     const { mentionedUserIds } = await replaceEntities(tx, viewer, edited);
     // Only the newly mentioned hear of it; a mention taken out by the edit keeps its notification.
     await notifyMentions(tx, { postId: id, actorId: viewer.id, userIds: mentionedUserIds });
+    mentioned = mentionedUserIds;
     return tx.post.findUniqueOrThrow({ ...query, where: { id } });
   });
+  publishInboxes(events, mentioned);
+  return result;
 }
 
 /**
  * A deleted post keeps its place in its thread (replies still point at it) but loses its body.
  * Reposts of it disappear; a repost itself is simply removed.
  */
-export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: number, query: Q) {
+export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: number, query: Q, events: Publisher) {
   const post = await findOwnPost(db, viewer, id, "delete");
   if (post.repostOfId !== null) {
-    await removeRepost(db, post.authorId, post.repostOfId);
+    await removeRepost(db, post.authorId, post.repostOfId, events);
     return db.post.findUniqueOrThrow({ ...query, where: { id: post.repostOfId } });
   }
-  return db.$transaction(async (tx) => {
+  let recounted: number[] = [];
+  const result = await db.$transaction(async (tx) => {
     // Only the delete that finds the post alive under the lock counts it off, however many race.
     if ((await lockPost(tx, id)).deleted) return tx.post.findUniqueOrThrow({ ...query, where: { id } });
     const reposts = await tx.post.deleteMany({ where: { repostOfId: id } });
@@ -137,18 +154,21 @@ export async function deletePost<Q extends object>(db: Db, viewer: Viewer, id: n
     // Tags before notifications, as createPost takes them, so a post and a delete cannot deadlock.
     await dropEntities(tx, id);
     await removePostMedia(tx, id);
-    await removePostNotifications(tx, id);
+    recounted = await removePostNotifications(tx, id);
     return tx.post.update({
       ...query,
       where: { id },
       data: { body: null, deletedAt: new Date(), repostCount: { decrement: reposts.count } },
     });
   });
+  publishInboxes(events, recounted);
+  return result;
 }
 
 /** Reposting twice is a no-op; reposting a repost reposts its original. Returns the repost. */
-export async function repost<Q extends object>(db: Db, viewer: Viewer, postId: number, query: Q) {
-  return db.$transaction(async (tx) => {
+export async function repost<Q extends object>(db: Db, viewer: Viewer, postId: number, query: Q, events: Publisher) {
+  let created: { id: number; originalAuthorId: number } | undefined;
+  const result = await db.$transaction(async (tx) => {
     const target = await findTarget(tx, postId);
     assertNoBlock(viewer, target.authorId);
     if ((await lockPost(tx, target.id)).deleted) throw ValidationError.of("postId", "You cannot repost a deleted post");
@@ -156,27 +176,37 @@ export async function repost<Q extends object>(db: Db, viewer: Viewer, postId: n
     if (count === 1) {
       await tx.post.update({ where: { id: target.id }, data: { repostCount: { increment: 1 } }, select: { id: true } });
       await notifyGrouped(tx, "REPOST", viewer.id, target.authorId, target.id);
+      const { id } = await tx.post.findUniqueOrThrow({ where: { authorId_repostOfId: { authorId: viewer.id, repostOfId: target.id } }, select: { id: true } });
+      created = { id, originalAuthorId: target.authorId };
     }
     return tx.post.findUniqueOrThrow({ ...query, where: { authorId_repostOfId: { authorId: viewer.id, repostOfId: target.id } } });
   });
+  if (created) {
+    events.publish("post", { postId: created.id, authorId: viewer.id });
+    publishInboxes(events, [created.originalAuthorId]);
+  }
+  return result;
 }
 
 /** Undoing a repost that does not exist is a no-op. Returns the original post. */
-export async function undoRepost<Q extends object>(db: Db, viewer: Viewer, postId: number, query: Q) {
+export async function undoRepost<Q extends object>(db: Db, viewer: Viewer, postId: number, query: Q, events: Publisher) {
   const target = await findTarget(db, postId);
-  await removeRepost(db, viewer.id, target.id);
+  await removeRepost(db, viewer.id, target.id, events);
   return db.post.findUniqueOrThrow({ ...query, where: { id: target.id } });
 }
 
-async function removeRepost(db: Db, authorId: number, originalId: number) {
+async function removeRepost(db: Db, authorId: number, originalId: number, events: Publisher) {
+  let originalAuthorId: number | undefined;
   await db.$transaction(async (tx) => {
     await lockPost(tx, originalId);
     const { count } = await tx.post.deleteMany({ where: { authorId, repostOfId: originalId } });
     if (count === 1) {
       const original = await tx.post.update({ where: { id: originalId }, data: { repostCount: { decrement: 1 } }, select: { authorId: true } });
       await withdrawGrouped(tx, "REPOST", authorId, original.authorId, originalId);
+      originalAuthorId = original.authorId;
     }
   });
+  publishInboxes(events, [originalAuthorId]);
 }
 
 /**
@@ -192,6 +222,7 @@ export async function setLiked<R>(
   postId: number,
   liked: boolean,
   read: (id: number) => Promise<R | null>,
+  events: Publisher,
 ) {
   const change = liked
     ? Prisma.sql`INSERT INTO likes (user_id, post_id) SELECT ${viewer.id}, id FROM target WHERE NOT deleted AND ${hiddenUsersSql(viewer, Prisma.sql`author_id`)}
@@ -208,6 +239,8 @@ export async function setLiked<R>(
     ), ${liked ? notifyGroupedCtes("LIKE", viewer.id, liker) : withdrawGroupedCtes("LIKE", viewer.id, liker)}
     SELECT id, author_id, deleted FROM target`;
   if (!target) throw new NotFoundError("Post");
+  // One statement, committed: the author's entry (or count) may have changed.
+  publishInboxes(events, [target.author_id]);
   if (liked) assertNoBlock(viewer, target.author_id);
   if (liked && target.deleted) throw ValidationError.of("postId", "You cannot like a deleted post");
   const post = await read(target.id);

@@ -13,7 +13,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: FollowInput }) },
-    resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, UserId.key(input.userId), true, query),
+    resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, UserId.key(input.userId), true, query, ctx.pubsub),
   }),
   unfollow: t.prismaField({
     type: "User",
@@ -21,6 +21,6 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UnfollowInput }) },
-    resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, UserId.key(input.userId), false, query),
+    resolve: (query, _root, { input }, ctx) => setFollowing(ctx.db, ctx.viewer!, UserId.key(input.userId), false, query, ctx.pubsub),
   }),
 }));

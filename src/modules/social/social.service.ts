@@ -4,11 +4,12 @@ import { blockedBetween, lockPair } from "../blocks/blocks.service.js";
 import { assertNoBlock } from "../blocks/visibility.js";
 import { ForbiddenError, ValidationError } from "../../errors.js";
 import { notifyGrouped, withdrawGrouped } from "../notifications/notifications.service.js";
+import { type Publisher, publishInboxes } from "../../realtime/bus.js";
 
 /** Following twice is a no-op; so is unfollowing someone one does not follow. Returns the other user. */
-export async function setFollowing<Q extends object>(db: PrismaClient, viewer: Viewer, userId: number, follow: boolean, query: Q) {
+export async function setFollowing<Q extends object>(db: PrismaClient, viewer: Viewer, userId: number, follow: boolean, query: Q, events: Publisher) {
   if (userId === viewer.id) throw ValidationError.of("userId", "You cannot follow yourself");
-  return db.$transaction(async (tx) => {
+  const user = await db.$transaction(async (tx) => {
     // The pair's locks order this follow against a block between the two (blocks.service.ts).
     await lockPair(tx, viewer.id, userId);
     if (follow) {
@@ -28,4 +29,6 @@ export async function setFollowing<Q extends object>(db: PrismaClient, viewer: V
     }
     return tx.user.findUniqueOrThrow({ ...query, where: { id: userId } });
   });
+  publishInboxes(events, [userId]);
+  return user;
 }

@@ -1,0 +1,235 @@
+import { Repeater } from "graphql-yoga";
+import { decodeJwt } from "jose";
+import type { RealtimeSettings } from "../config.js";
+import type { Context } from "../context.js";
+import { AuthenticationError, ForbiddenError, RateLimitedError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { signedIn } from "../modules/auth/auth.plugin.js";
+import { authenticate } from "../modules/auth/auth.service.js";
+import { API_TOKEN_PREFIX } from "../modules/auth/credentials.js";
+import type { EventBus } from "./bus.js";
+
+/** WebSocket close codes Chirp uses (4403 as graphql-ws refuses a connection_init). */
+export const CLOSE = {
+  /** The credential expired, or its session ended, or the account was suspended: reconnect with a fresh token. */
+  credentialEnded: 4403,
+  /** More unsent data than REALTIME_MAX_BUFFERED_BYTES, or unread events than REALTIME_MAX_QUEUED_EVENTS. */
+  slowConsumer: 4008,
+  /** The server is shutting down: reconnect (to another instance). */
+  goingAway: 1001,
+} as const;
+
+/** A WebSocket, as the subscriptions running on it see it. */
+export interface LiveConnection {
+  close(code: number, reason: string): void;
+}
+
+interface StreamOptions<E> {
+  /** Asked first, cheaply (see Audience): an event it refuses costs no statement of this subscriber. */
+  concerns?: (event: E) => Promise<boolean>;
+  /** Called as the stream starts listening; what it returns, once it has ended, however it ended. */
+  join?: () => () => void;
+}
+
+/** Why a live stream ended from the server's side. */
+type EndReason = keyof typeof CLOSE;
+
+// setTimeout takes at most 2^31-1 ms; a later expiry is caught by the periodic re-check.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Live updates of one instance: the event bus, the limits (subscriptions per user, connections per
+ * address) and every open stream, so that shutting down can end them all.
+ */
+export class Realtime {
+  private readonly subscriptionsByUser = new Map<number, number>();
+  private readonly connectionsByIp = new Map<string, number>();
+  private readonly enders = new Set<(reason: EndReason) => void>();
+  closing = false;
+  /** Streams listening on the bus now. */
+  openStreams = 0;
+
+  constructor(
+    readonly bus: EventBus,
+    readonly settings: RealtimeSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Counts a connection (a WebSocket, or an SSE stream) from `ip`; false when it has as many as allowed. */
+  openConnection(ip: string): boolean {
+    const open = this.connectionsByIp.get(ip) ?? 0;
+    if (this.closing || open >= this.settings.connectionsPerIp) return false;
+    this.connectionsByIp.set(ip, open + 1);
+    return true;
+  }
+
+  closeConnection(ip: string) {
+    const open = (this.connectionsByIp.get(ip) ?? 1) - 1;
+    if (open > 0) this.connectionsByIp.set(ip, open);
+    else this.connectionsByIp.delete(ip);
+  }
+
+  /** Registers how to end a WebSocket when the server shuts down; returns the unregistration. */
+  track(end: (reason: EndReason) => void): () => void {
+    this.enders.add(end);
+    return () => this.enders.delete(end);
+  }
+
+  /**
+   * A subscription's stream: each event of `source` is handled as the viewer is now — the credential
+   * is authenticated again (blocks and mutes reloaded, a revoked session or a suspension noticed) — and
+   * `handle` turns it into what this viewer gets (often nothing). The stream ends when the credential
+   * stops working (its expiry, or a re-check every REALTIME_AUTH_RECHECK), closing a WebSocket with
+   * 4403; when the subscriber leaves more than REALTIME_MAX_QUEUED_EVENTS unread; and at shutdown.
+   */
+  stream<E, T>(ctx: Context, source: AsyncIterable<E>, handle: (event: E) => Promise<readonly T[]>, options: StreamOptions<E> = {}): AsyncIterable<T> {
+    const { concerns, join } = options;
+    const viewer = liveViewer(ctx);
+    const header = ctx.request.headers.get("authorization")!;
+    const userSubscriptions = this.subscriptionsByUser.get(viewer.id) ?? 0;
+    if (this.closing) throw new RateLimitedError("The server is shutting down; subscribe again.", 1);
+    if (userSubscriptions >= this.settings.subscriptionsPerUser) {
+      throw new RateLimitedError(`At most ${this.settings.subscriptionsPerUser} live subscriptions per user.`, 60);
+    }
+    // An SSE stream is a connection of its own; a WebSocket was counted when it opened.
+    const sse = ctx.connection === null;
+    if (sse && !this.openConnection(ctx.clientIp)) throw new RateLimitedError(`At most ${this.settings.connectionsPerIp} live connections per address.`, 60);
+    this.subscriptionsByUser.set(viewer.id, userSubscriptions + 1);
+
+    return new Repeater<T>(async (push, stop) => {
+      const queue: E[] = [];
+      let wake: (() => void) | undefined;
+      let ended = false;
+      const end = (reason: EndReason | null) => {
+        if (ended) return;
+        ended = true;
+        if (reason && reason !== "goingAway" && ctx.connection) ctx.connection.close(CLOSE[reason], reason === "credentialEnded" ? "Credential ended" : "Slow consumer");
+        stop();
+        wake?.();
+      };
+      const untrack = this.track(end);
+      const iterator = source[Symbol.asyncIterator]();
+      const recheck = setInterval(() => void this.stillValid(ctx, header).then((valid) => valid || end("credentialEnded"), (error) => stop(error)), this.settings.authRecheckMs);
+      const expiresInMs = accessTokenExpiry(header) - Date.now();
+      const expiry = Number.isFinite(expiresInMs) && expiresInMs < MAX_TIMER_MS ? setTimeout(() => end("credentialEnded"), Math.max(0, expiresInMs)) : undefined;
+      this.openStreams++;
+      const leave = join?.();
+      void stop.then(() => {
+        this.openStreams--;
+        leave?.();
+        ended = true;
+        wake?.();
+        clearInterval(recheck);
+        clearTimeout(expiry);
+        untrack();
+        void iterator.return?.();
+        const left = (this.subscriptionsByUser.get(viewer.id) ?? 1) - 1;
+        if (left > 0) this.subscriptionsByUser.set(viewer.id, left);
+        else this.subscriptionsByUser.delete(viewer.id);
+        if (sse) this.closeConnection(ctx.clientIp);
+      });
+
+      // The bus delivers as events come; a subscriber that falls behind is dropped rather than buffered without bound.
+      void (async () => {
+        for (let next = await iterator.next(); !next.done && !ended; next = await iterator.next()) {
+          if (queue.length >= this.settings.maxQueuedEvents) {
+            this.logger.info({ userId: viewer.id }, "dropped a slow live-update subscriber");
+            return end("slowConsumer");
+          }
+          queue.push(next.value);
+          wake?.();
+        }
+      })();
+
+      while (!ended) {
+        const event = queue.shift();
+        if (event === undefined) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        // An event that cannot concern the viewer is passed over before the credential's statement.
+        if (concerns && !(await concerns(event))) continue;
+        if (!(await this.stillValid(ctx, header))) return end("credentialEnded");
+        for (const value of await handle(event)) {
+          if (ended) return;
+          await push(value);
+        }
+      }
+    });
+  }
+
+  private readonly audiences = new Map<string, Audience>();
+
+  /** The users of this instance subscribed to `name` (a field), for lookups shared by all of them. */
+  audience(name: string): Audience {
+    let audience = this.audiences.get(name);
+    if (!audience) this.audiences.set(name, (audience = new Audience()));
+    return audience;
+  }
+
+  /** Authenticates the credential again; the context then runs as the viewer is now. */
+  private async stillValid(ctx: Context, header: string) {
+    try {
+      signedIn(ctx, await authenticate(ctx.db, ctx.reader, ctx.config.jwt, header));
+      return true;
+    } catch (error) {
+      if (error instanceof AuthenticationError || error instanceof ForbiddenError) return false;
+      throw error;
+    }
+  }
+
+  /** Ends every stream (SSE responses complete) and closes every WebSocket with 1001; new ones are refused. */
+  async close() {
+    this.closing = true;
+    for (const end of [...this.enders]) end("goingAway");
+    await this.bus.close();
+  }
+}
+
+/**
+ * The users subscribed to one field on this instance. A broadcast event (a post) would cost each
+ * subscriber statements of its own to find it does not concern them; `among` asks once per event,
+ * for all of them, which ones it may concern.
+ */
+export class Audience {
+  private readonly users = new Map<number, number>();
+  private readonly lookups = new WeakMap<object, Promise<Set<number>>>();
+
+  join(userId: number): () => void {
+    this.users.set(userId, (this.users.get(userId) ?? 0) + 1);
+    return () => {
+      const left = (this.users.get(userId) ?? 1) - 1;
+      if (left > 0) this.users.set(userId, left);
+      else this.users.delete(userId);
+    };
+  }
+
+  /** The users `lookup` keeps of the audience, computed once per event (the bus hands every subscriber the same object). */
+  among(event: object, lookup: (userIds: number[]) => Promise<Set<number>>): Promise<Set<number>> {
+    let found = this.lookups.get(event);
+    if (!found) this.lookups.set(event, (found = lookup([...this.users.keys()])));
+    return found;
+  }
+}
+
+/**
+ * The viewer of a subscription. Scope-auth checks a field's resolve, not its subscribe, which runs
+ * first: each subscribe asks here before it reads anything.
+ */
+export function liveViewer(ctx: Context) {
+  if (!ctx.viewer) throw new AuthenticationError("You must be logged in to do this.");
+  return ctx.viewer;
+}
+
+/** When an access token stops working (ms); Infinity for an API token, whose expiry the re-check notices. */
+export function accessTokenExpiry(header: string): number {
+  const token = header.replace(/^Bearer\s+/i, "").trim();
+  if (token.startsWith(API_TOKEN_PREFIX)) return Number.POSITIVE_INFINITY;
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === "number" ? exp * 1000 : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}

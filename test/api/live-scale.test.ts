@@ -1,0 +1,152 @@
+import { randomUUID } from "node:crypto";
+import { connect } from "node:net";
+import { afterAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import type { Config } from "../../src/config.js";
+import { newSessionId, signAccessToken } from "../../src/modules/auth/credentials.js";
+import { testConfig } from "../support/api.js";
+import { workerDatabase } from "../support/database.js";
+import { type LiveApi, collect, listenApi, untilSubscribed } from "../support/live.js";
+
+const HOME = `subscription ScaleHome { homeTimelineUpdated { id body author { handle } } }`;
+const COUNTS = `subscription ScaleCounts { unreadCountsChanged { notifications } }`;
+const withRealtime = (settings: Partial<Config["realtime"]>): Config => ({ ...testConfig, realtime: { ...testConfig.realtime, ...settings } });
+const bearer = (user: { token: string }) => ({ authorization: `Bearer ${user.token}` });
+const codes = (errors: unknown[]) => (errors as { extensions?: { code?: string } }[][]).flat().map((e) => e.extensions?.code);
+
+const servers: LiveApi[] = [];
+const serve = async (config: Config) => {
+  const live = await listenApi(config);
+  servers.push(live);
+  return live;
+};
+afterAll(async () => {
+  for (const live of servers) await live.close();
+});
+
+const createPost = (live: LiveApi, as: { token: string }, body: string) =>
+  live.execute(`mutation ($body: String!) { createPost(input: { body: $body }) { __typename } }`, { body }, as);
+const follow = (live: LiveApi, as: { token: string }, id: string) => live.execute(`mutation ($id: ID!) { follow(input: { userId: $id }) { __typename } }`, { id }, as);
+
+describe("limits", () => {
+  it("subscriptions per connection and per user are RATE_LIMITED beyond their bound", async () => {
+    const live = await serve(withRealtime({ subscriptionsPerConnection: 2, subscriptionsPerUser: 3 }));
+    const user = await live.signUp();
+    const first = live.ws(bearer(user));
+    const [a, b, c] = [collect(first, COUNTS), collect(first, COUNTS), collect(first, COUNTS)];
+    await c.done;
+    expect(codes(c.errors)).toEqual(["RATE_LIMITED"]);
+    const second = live.ws(bearer(user));
+    const d = collect(second, COUNTS);
+    await untilSubscribed(live.realtime, 3);
+    const e = collect(second, COUNTS);
+    await e.done;
+    expect(codes(e.errors)).toEqual(["RATE_LIMITED"]);
+    expect([a, b, d].map((s) => s.errors)).toEqual([[], [], []]);
+    for (const s of [a, b, d]) s.stop();
+  });
+
+  it("connections per client address: the next WebSocket upgrade is answered 429", async () => {
+    const live = await serve(withRealtime({ connectionsPerIp: 2 }));
+    const url = live.url.replace("http", "ws");
+    const open = (socket: WebSocket) => new Promise<number>((resolve) => {
+      socket.once("open", () => resolve(101));
+      socket.once("unexpected-response", (_req, res) => resolve(res.statusCode!));
+    });
+    const sockets = [0, 1, 2].map(() => new WebSocket(url, "graphql-transport-ws"));
+    const statuses = [];
+    for (const socket of sockets) statuses.push(await open(socket));
+    expect(statuses).toEqual([101, 101, 429]);
+    sockets[0]!.close();
+    await new Promise((resolve) => sockets[0]!.once("close", resolve));
+    // The server counts the closed one off when its side closes too.
+    let again: number | undefined;
+    for (let attempt = 0; attempt < 50 && again !== 101; attempt++) {
+      const socket = new WebSocket(url, "graphql-transport-ws");
+      again = await open(socket);
+      socket.close();
+      if (again !== 101) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(again).toBe(101);
+    sockets[1]!.close();
+  });
+
+  it("drops a subscriber that leaves more events unhandled than REALTIME_MAX_QUEUED_EVENTS: 4008", async () => {
+    const live = await serve(withRealtime({ maxQueuedEvents: 3 }));
+    const user = await live.signUp();
+    const userId = Number(Buffer.from(user.id, "base64").toString().split(":")[1]);
+    let closed: number | undefined;
+    const counts = collect(live.ws(bearer(user), { onClose: (code) => (closed = code) }), COUNTS);
+    await untilSubscribed(live.realtime, 1);
+    // Each event costs the subscriber two statements; a burst arrives faster than that.
+    for (let i = 0; i < 50; i++) live.realtime.bus.publish("inbox", userId, { userId });
+    await counts.done;
+    expect(closed).toBe(4008);
+  });
+});
+
+const redisReachable = await new Promise<boolean>((resolve) => {
+  const socket = connect(6379, "127.0.0.1");
+  socket.setTimeout(1_000);
+  socket.once("connect", () => (socket.destroy(), resolve(true)));
+  socket.once("error", () => resolve(false));
+  socket.once("timeout", () => (socket.destroy(), resolve(false)));
+});
+
+describe("two instances on one Redis", () => {
+  it.skipIf(!redisReachable)(
+    redisReachable ? "a post written on one reaches a subscriber of the other" : "a post written on one reaches a subscriber of the other (skipped: no Redis answers at 127.0.0.1:6379)",
+    async () => {
+      // A channel prefix of this run's own, so parallel runs on the machine's Redis do not mix.
+      const config = withRealtime({ redisUrl: "redis://127.0.0.1:6379", channelPrefix: `chirp-test-${randomUUID()}:` });
+      const [one, two] = [await serve(config), await serve(config)];
+      expect([one.realtime.bus.kind, two.realtime.bus.kind]).toEqual(["redis", "redis"]);
+      const [reader, author] = [await two.signUp(), await one.signUp()];
+      await follow(two, reader, author.id);
+      const received = collect<{ homeTimelineUpdated: { body: string } }>(two.ws(bearer(reader)), HOME);
+      await untilSubscribed(two.realtime, 1);
+      // Redis confirms a SUBSCRIBE asynchronously: post until one arrives, then check the order.
+      let sent = 0;
+      while (received.values.length === 0 && sent < 50) {
+        await createPost(one, author, `across ${++sent}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await createPost(one, author, "last");
+      const last = await received.nth(received.values.length + 1);
+      expect(last.homeTimelineUpdated.body).toBe("last");
+      expect(received.values[0]!.homeTimelineUpdated.body).toMatch(/^across \d+$/);
+      received.stop();
+    },
+  );
+});
+
+describe("1,000 concurrent subscribers on one instance", () => {
+  it("each of 1,000 followers, on a WebSocket of their own, gets the post once", { timeout: 120_000 }, async () => {
+    const live = await serve(withRealtime({ connectionsPerIp: 2_000 }));
+    const author = await live.signUp("author");
+    const authorId = Number(Buffer.from(author.id, "base64").toString().split(":")[1]);
+    const { db } = await workerDatabase();
+    // Users, sessions and follows in bulk; their tokens are real, of their sessions, signed as the server signs.
+    const prefix = `k${randomUUID().slice(0, 6)}`;
+    await db.prisma.user.createMany({
+      data: Array.from({ length: 1_000 }, (_, i) => ({ handle: `${prefix}_${i}`, handleKey: `${prefix}_${i}`, displayName: "k", email: `${prefix}_${i}@example.com`, passwordHash: "x" })),
+    });
+    const users = await db.prisma.user.findMany({ where: { handleKey: { startsWith: `${prefix}_` } }, select: { id: true } });
+    const sessions = users.map((u) => ({ id: newSessionId(), userId: u.id, expiresAt: new Date(Date.now() + 3_600_000) }));
+    await db.prisma.session.createMany({ data: sessions });
+    await db.prisma.follow.createMany({ data: users.map((u) => ({ followerId: u.id, followeeId: authorId })) });
+    const tokens = await Promise.all(sessions.map(async (s) => (await signAccessToken(testConfig.jwt, s.userId, s.id)).token));
+
+    // In waves of 100: 1,000 handshakes at once each authenticate, and on PostgreSQL's pool of 5 some
+    // waited past DATABASE_CONNECT_TIMEOUT (SERVICE_UNAVAILABLE), as in a reconnect storm.
+    const subscribers: ReturnType<typeof collect<{ homeTimelineUpdated: { body: string } }>>[] = [];
+    for (let wave = 0; wave < 10; wave++) {
+      for (const token of tokens.slice(wave * 100, wave * 100 + 100)) subscribers.push(collect(live.ws({ authorization: `Bearer ${token}` }), HOME));
+      await untilSubscribed(live.realtime, subscribers.length, 60_000);
+    }
+    await createPost(live, author, "to a thousand");
+    await Promise.all(subscribers.map((s) => s.nth(1, 60_000)));
+    expect(new Set(subscribers.map((s) => `${s.values.length} ${s.values[0]!.homeTimelineUpdated.body}`))).toEqual(new Set(["1 to a thousand"]));
+    for (const s of subscribers) s.stop();
+  });
+});
