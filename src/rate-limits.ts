@@ -32,6 +32,7 @@ export class RateLimits {
   private readonly signUpByIp: RateLimiterMemory;
   private readonly mailByAddress: RateLimiterMemory;
   private readonly resetByIp: RateLimiterMemory;
+  private readonly addressChangeByAccount: RateLimiterMemory;
 
   constructor(settings: RateLimitSettings) {
     const duration = settings.windowSeconds;
@@ -41,6 +42,7 @@ export class RateLimits {
     this.signUpByIp = new RateLimiterMemory({ keyPrefix: "signup-ip", points: settings.signUpsPerIp, duration });
     this.mailByAddress = new RateLimiterMemory({ keyPrefix: "mail-address", points: settings.mailsPerAddress, duration });
     this.resetByIp = new RateLimiterMemory({ keyPrefix: "reset-ip", points: settings.passwordResetsPerIp, duration });
+    this.addressChangeByAccount = new RateLimiterMemory({ keyPrefix: "address-change-account", points: settings.mailsPerAddress, duration });
   }
 
   /**
@@ -72,11 +74,17 @@ export class RateLimits {
    * has that address, so the limit itself tells nothing about which addresses exist.
    */
   async passwordReset(email: string, ip: string) {
-    await consume(this.resetByIp, ip, "Too many password resets from this address");
+    await consume(this.resetByIp, ip, "Too many password resets from your network address");
     await consume(this.mailByAddress, email, "Too many mails to this address");
   }
 
   /** Counts a mail with a link to `email`, so nobody can flood an inbox. */
+  /** A change of address asked by `account`, to `email`: each account may ask as often as one address may be mailed. */
+  async addressChange(account: string, email: string) {
+    await consume(this.addressChangeByAccount, account, "Too many changes of address for this account");
+    await this.mailTo(email);
+  }
+
   async mailTo(email: string) {
     await consume(this.mailByAddress, email, "Too many mails to this address");
   }

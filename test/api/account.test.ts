@@ -203,7 +203,7 @@ describe("password reset", () => {
     // The address's allowance is spent from any client; the client's after five requests whatever the address.
     expect(await tries(gina.email, "203.0.113.9")).toEqual(["RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"]);
     const other = await limited.execute(RequestReset, { input: { email: "third@example.com" } }, { ip: "198.51.100.7" });
-    expect(topLevelError(other)).toMatchObject({ code: "RATE_LIMITED", message: expect.stringContaining("Too many password resets from this address") });
+    expect(topLevelError(other)).toMatchObject({ code: "RATE_LIMITED", message: expect.stringContaining("Too many password resets from your network address") });
   });
 });
 
@@ -214,8 +214,11 @@ describe("changing the address", () => {
     const wrong = await api.execute(ChangeEmail, { input: { email: newEmail, password: "not the password" } }, { as: hana });
     expect(wrong.data?.changeEmail).toMatchObject({ fieldErrors: [{ field: "password", message: "Wrong password" }] });
     const other = await api.signUp();
+    // Another account's address: the same answer as a free one, and no mail to anyone.
+    const outboxBefore = await api.db.outboxMessage.count();
     const taken = await api.execute(ChangeEmail, { input: { email: other.email, password: hana.password } }, { as: hana });
-    expect(taken.data?.changeEmail).toMatchObject({ fieldErrors: [{ field: "email", message: "An account with this email exists" }] });
+    expect(taken.data?.changeEmail.__typename).toBe("MailRequested");
+    expect(await api.db.outboxMessage.count()).toBe(outboxBefore);
 
     await api.execute(RequestReset, { input: { email: hana.email } });
     const oldReset = await smtp.mailTo(hana.email);
@@ -269,6 +272,16 @@ describe("new-device mail", () => {
     expect(second.mail.html).toContain("&lt;b&gt;Evil&lt;/b&gt; &quot;agent&quot;");
     await logIn(jo, "Firefox/130", "198.51.100.7");
     expect(await api.db.outboxMessage.count({ where: { recipient: jo.email, template: "new-device" } })).toBe(2);
+  });
+
+  it("quotes only the start of a user agent, which the client writes", async () => {
+    const kim = await api.signUp();
+    const pitch = "URGENT: your account is compromised, call +1-555-0100 or visit https://chirp-security.example/login now";
+    await logIn(kim, `Mozilla/5.0 (X11; Linux x86_64) ${"x".repeat(60)} ${pitch}`);
+    const { mail } = await smtp.mailTo(kim.email);
+    expect(mail.text).toContain(`“Mozilla/5.0 (X11; Linux x86_64) ${"x".repeat(60)}`);
+    expect(mail.text).not.toContain("chirp-security.example");
+    expect(mail.html).not.toContain("chirp-security.example");
   });
 });
 

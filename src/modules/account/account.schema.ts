@@ -88,7 +88,8 @@ builder.mutationFields((t) => ({
   }),
   changeEmail: t.field({
     type: MailRequested,
-    description: "Mails a link to the new address; the account's address changes when it is followed, and the old one gets a notice.",
+    description:
+      "Mails a link to the new address; the account's address changes when it is followed, and the old one gets a notice. An address another account has gets the same answer, and no mail.",
     authScopes: { writer: true },
     errors: {},
     args: { input: t.arg({ type: ChangeEmailInput }) },

@@ -170,8 +170,10 @@ export async function changeEmail(db: Db, config: AccountConfig, viewer: Viewer,
   if (!(await verifyPassword(user.passwordHash, password))) throw ValidationError.of("password", "Wrong password");
   await client.rateLimits.logInSucceeded(account, client.ip);
   if (email === user.email) throw ValidationError.of("email", "This is already your address");
-  if (await db.user.findUnique({ where: { email }, select: { id: true } })) throw ValidationError.of("email", "An account with this email exists");
-  await client.rateLimits.mailTo(email);
+  await client.rateLimits.addressChange(account, email);
+  // The same answer for an address another account has, and no mail: whether an address has an
+  // account is not told here, as requestPasswordReset does not tell it.
+  if (await db.user.findUnique({ where: { email }, select: { id: true } })) return true;
   const ttl = config.mail.verificationTtlSeconds;
   await db.$transaction(async (tx) => {
     const token = await issueToken(tx, viewer.id, "CHANGE_EMAIL", email, ttl);

@@ -78,13 +78,20 @@ export const resetPasswordMail = (handle: string, url: string, ttlSeconds: numbe
     footer: IGNORE,
   });
 
+/** The client as the mail names it: a user agent is the client's to write, so only its start, quoted. */
+const clientName = (userAgent: string | null) => {
+  const name = (userAgent ?? "").replace(/\s+/g, " ").trim();
+  if (!name) return "an unknown client";
+  return `“${name.length > 100 ? `${name.slice(0, 100)}…` : name}”`;
+};
+
 export const newDeviceMail = (handle: string, device: { userAgent: string | null; ip: string; at: Date }, resetUrl: string) =>
   render({
     template: "new-device",
     subject: "New log-in to your Chirp account",
     greeting: `Hi @${handle},`,
     paragraphs: [
-      `Your account was logged in from a device we had not seen: ${device.userAgent ?? "an unknown client"}, address ${device.ip}, at ${device.at.toISOString()}.`,
+      `Your account was logged in from a device we had not seen: ${clientName(device.userAgent)}, address ${device.ip}, at ${device.at.toISOString()}.`,
       "If this was you, there is nothing to do. If not, reset your password: it ends every session.",
     ],
     action: { label: "Reset my password", url: resetUrl },
