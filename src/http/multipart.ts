@@ -58,10 +58,11 @@ export async function parseMultipart(request: Request, limits: MultipartLimits) 
   for (const [name, paths] of Object.entries(map)) {
     const file = form.get(name);
     if (!file || typeof file === "string") throw badRequest(`The multipart "map" names "${name}", which is not a file of the request.`, 400);
-    if (!Array.isArray(paths) || paths.length !== 1 || typeof paths[0] !== "string" || !PATH.test(paths[0])) {
-      throw badRequest(`The multipart "map" must give file "${name}" one variable path, such as ["variables.input.file"].`, 400);
+    // One file may fill several variables (apollo-upload-client sends a File used twice once).
+    if (!Array.isArray(paths) || paths.length === 0 || paths.some((path) => typeof path !== "string" || !PATH.test(path))) {
+      throw badRequest(`The multipart "map" must give file "${name}" a list of variable paths, such as ["variables.input.file"].`, 400);
     }
-    place(operations as Record<string, unknown>, paths[0], file);
+    for (const path of paths as string[]) place(operations as Record<string, unknown>, path, file);
     files.delete(name);
   }
   if (files.size > 0) throw badRequest(`The multipart "map" does not say where file "${[...files][0]}" goes.`, 400);

@@ -34,6 +34,10 @@ export function useRequestPolicy({ bodyLimit, uploads }: { bodyLimit: number; up
         if (!CSRF_HEADERS.some((header) => request.headers.has(header))) {
           throw badRequest(`A multipart request needs the ${CSRF_HEADERS[0]} header (any value), so that a cross-site form cannot send one.`, 403);
         }
+        // Only uploads are multipart, and only a logged-in user uploads: refused before the body is read.
+        if (!request.headers.has("authorization")) {
+          throw new GraphQLError("Log in to upload: a multipart request needs an Authorization header.", { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+        }
         // Yoga reads a multipart body whole: without a length it could not be bounded first.
         if (length === null) throw badRequest("A multipart request needs a Content-Length.", 411);
         setRequestParser((req) => parseMultipart(req, uploads));

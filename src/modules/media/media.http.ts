@@ -43,7 +43,7 @@ export function useMediaFiles(db: PrismaClient, storage: MediaStorage): Plugin {
         "content-security-policy": "default-src 'none'; sandbox",
         "cross-origin-resource-policy": "cross-origin",
       };
-      const match304 = request.headers.get("if-none-match")?.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag);
+      const match304 = request.headers.get("if-none-match")?.split(",").some((tag) => tag.trim() === "*" || tag.trim().replace(/^W\//, "") === etag);
       if (match304) return endResponse(new fetchAPI.Response(null, { status: 304, headers }));
       const body = await storage.get(name);
       if (!body) return notFound();
