@@ -10,7 +10,10 @@ export interface RateLimitSettings {
   loginFailuresPerIp: number;
   /** Sign-ups allowed per client address in the window. */
   signUpsPerIp: number;
-  /** Mails with a link (verification, password reset, change of address) allowed per address in the window. */
+  /**
+   * Mails with a link (verification, password reset, change of address) allowed per address from one
+   * client address in the window; from all clients together, four times as many.
+   */
   mailsPerAddress: number;
   /** Password-reset requests allowed per client address, across addresses, in the window. */
   passwordResetsPerIp: number;
@@ -30,6 +33,7 @@ export class RateLimits {
   private readonly logInByAccount: RateLimiterMemory;
   private readonly logInByIp: RateLimiterMemory;
   private readonly signUpByIp: RateLimiterMemory;
+  private readonly mailByAddressAndIp: RateLimiterMemory;
   private readonly mailByAddress: RateLimiterMemory;
   private readonly resetByIp: RateLimiterMemory;
   private readonly addressChangeByAccount: RateLimiterMemory;
@@ -40,7 +44,9 @@ export class RateLimits {
     this.logInByAccount = new RateLimiterMemory({ keyPrefix: "login-account", points: settings.loginFailuresPerAccount, duration });
     this.logInByIp = new RateLimiterMemory({ keyPrefix: "login-ip", points: settings.loginFailuresPerIp, duration });
     this.signUpByIp = new RateLimiterMemory({ keyPrefix: "signup-ip", points: settings.signUpsPerIp, duration });
-    this.mailByAddress = new RateLimiterMemory({ keyPrefix: "mail-address", points: settings.mailsPerAddress, duration });
+    this.mailByAddressAndIp = new RateLimiterMemory({ keyPrefix: "mail-address-ip", points: settings.mailsPerAddress, duration });
+    // Looser, so that one client spending an address's allowance does not stop its owner's resets.
+    this.mailByAddress = new RateLimiterMemory({ keyPrefix: "mail-address", points: 4 * settings.mailsPerAddress, duration });
     this.resetByIp = new RateLimiterMemory({ keyPrefix: "reset-ip", points: settings.passwordResetsPerIp, duration });
     this.addressChangeByAccount = new RateLimiterMemory({ keyPrefix: "address-change-account", points: settings.mailsPerAddress, duration });
   }
@@ -75,17 +81,19 @@ export class RateLimits {
    */
   async passwordReset(email: string, ip: string) {
     await consume(this.resetByIp, ip, "Too many password resets from your network address");
-    await consume(this.mailByAddress, email, "Too many mails to this address");
+    await this.mailTo(email, ip);
   }
 
   /** Counts a mail with a link to `email`, so nobody can flood an inbox. */
   /** A change of address asked by `account`, to `email`: each account may ask as often as one address may be mailed. */
-  async addressChange(account: string, email: string) {
+  async addressChange(account: string, email: string, ip: string) {
     await consume(this.addressChangeByAccount, account, "Too many changes of address for this account");
-    await this.mailTo(email);
+    await this.mailTo(email, ip);
   }
 
-  async mailTo(email: string) {
+  /** A mail with a link to `email`, asked from `ip`. */
+  async mailTo(email: string, ip: string) {
+    await consume(this.mailByAddressAndIp, pairKey(email, ip), "Too many mails to this address");
     await consume(this.mailByAddress, email, "Too many mails to this address");
   }
 }

@@ -200,8 +200,13 @@ describe("password reset", () => {
     };
     expect(await tries(gina.email, "198.51.100.7")).toEqual(["MailRequested", "MailRequested", "RATE_LIMITED"]);
     expect(await tries("ghost@example.com", "198.51.100.7")).toEqual(["MailRequested", "MailRequested", "RATE_LIMITED"]);
-    // The address's allowance is spent from any client; the client's after five requests whatever the address.
-    expect(await tries(gina.email, "203.0.113.9")).toEqual(["RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"]);
+    // Another client has an allowance of its own for the address (so one client cannot keep the owner
+    // from resetting), up to four times the allowance from all clients together.
+    expect(await tries(gina.email, "203.0.113.9")).toEqual(["MailRequested", "MailRequested", "RATE_LIMITED"]);
+    expect(await tries(gina.email, "203.0.113.10")).toEqual(["MailRequested", "MailRequested", "RATE_LIMITED"]);
+    expect(await tries(gina.email, "203.0.113.11")).toEqual(["MailRequested", "MailRequested", "RATE_LIMITED"]);
+    expect(await tries(gina.email, "203.0.113.12")).toEqual(["RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"]);
+    // The client's own allowance ends after five requests, whatever the addresses.
     const other = await limited.execute(RequestReset, { input: { email: "third@example.com" } }, { ip: "198.51.100.7" });
     expect(topLevelError(other)).toMatchObject({ code: "RATE_LIMITED", message: expect.stringContaining("Too many password resets from your network address") });
   });

@@ -55,7 +55,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: {},
     resolve: (_root, _args, ctx) =>
-      requestEmailVerification(ctx.db, ctx.config, ctx.viewer!, ctx.rateLimits).then(requested("A link to verify your address is on its way.")),
+      requestEmailVerification(ctx.db, ctx.config, ctx.viewer!, client(ctx)).then(requested("A link to verify your address is on its way.")),
   }),
   verifyEmail: t.prismaField({
     type: "User",

@@ -4,7 +4,6 @@ import type { Config } from "../../config.js";
 import { isUniqueViolation } from "../../db-errors.js";
 import { ValidationError, parseInput } from "../../errors.js";
 import { type Tx, queueMail, wakeOutbox } from "../../jobs/outbox.js";
-import type { RateLimits } from "../../rate-limits.js";
 import type { Client } from "../auth/auth.service.js";
 import { hashPassword, newSecret, sha256, verifyPassword } from "../auth/credentials.js";
 import type { Viewer } from "../auth/viewer.js";
@@ -63,10 +62,10 @@ async function useToken(tx: Tx, id: number) {
   if (count === 0) throw ValidationError.of("token", USED);
 }
 
-export async function requestEmailVerification(db: Db, config: AccountConfig, viewer: Viewer, rateLimits: RateLimits) {
+export async function requestEmailVerification(db: Db, config: AccountConfig, viewer: Viewer, { rateLimits, ip }: Client) {
   const user = await db.user.findUniqueOrThrow({ where: { id: viewer.id }, select: { handle: true, email: true, emailVerifiedAt: true } });
   if (user.emailVerifiedAt) throw ValidationError.of("email", "Your address is already verified.");
-  await rateLimits.mailTo(user.email);
+  await rateLimits.mailTo(user.email, ip);
   const ttl = config.mail.verificationTtlSeconds;
   await db.$transaction(async (tx) => {
     const token = await issueToken(tx, viewer.id, "VERIFY_EMAIL", user.email, ttl);
@@ -170,7 +169,7 @@ export async function changeEmail(db: Db, config: AccountConfig, viewer: Viewer,
   if (!(await verifyPassword(user.passwordHash, password))) throw ValidationError.of("password", "Wrong password");
   await client.rateLimits.logInSucceeded(account, client.ip);
   if (email === user.email) throw ValidationError.of("email", "This is already your address");
-  await client.rateLimits.addressChange(account, email);
+  await client.rateLimits.addressChange(account, email, client.ip);
   // The same answer for an address another account has, and no mail: whether an address has an
   // account is not told here, as requestPasswordReset does not tell it.
   if (await db.user.findUnique({ where: { email }, select: { id: true } })) return true;
