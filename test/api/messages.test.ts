@@ -182,6 +182,7 @@ describe("starting a conversation", () => {
     const family = "👩‍👩‍👧";
     const { id } = await startOk(ana, [ben], family.repeat(2_000));
     expect(await send(ana, id, family.repeat(2_001))).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "body", message: "At most 2000 characters" }] });
+    expect(await send(ana, id, `a${"\u0301".repeat(40_000)}`)).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "body", message: "At most 2000 characters" }] });
     expect(await send(ana, id, "  \n ")).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "body" }] });
     expect(await send(ana, id, "a\u0000b")).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "body" }] });
     expect(await start(ana, [ben], "x".repeat(2_001))).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ field: "body" }] });

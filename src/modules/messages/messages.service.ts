@@ -4,7 +4,7 @@ import type { Viewer } from "../auth/viewer.js";
 import { assertNoBlock } from "../blocks/visibility.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 import { type Publisher, publishInboxes, publishMessage } from "../../realtime/bus.js";
-import { visibleLength } from "../posts/posts.service.js";
+import { visibleText } from "../posts/posts.service.js";
 
 type Db = PrismaClient;
 type Tx = Prisma.TransactionClient;
@@ -12,11 +12,7 @@ type Tx = Prisma.TransactionClient;
 export const MAX_MESSAGE_LENGTH = 2_000;
 export const MAX_MEMBERS = 20;
 
-const Body = z
-  .string()
-  .trim()
-  .min(1, "A message cannot be empty")
-  .refine((b) => visibleLength(b) <= MAX_MESSAGE_LENGTH, `At most ${MAX_MESSAGE_LENGTH} characters`);
+const Body = visibleText(MAX_MESSAGE_LENGTH, "A message cannot be empty");
 
 const parseBody = (body: string) => parseInput(z.object({ body: Body }), { body }).body;
 

@@ -29,11 +29,19 @@ export const visibleLength = (text: string) => {
   return n;
 };
 
-const Body = z
-  .string()
-  .trim()
-  .min(1, "A post cannot be empty")
-  .refine((b) => visibleLength(b) <= MAX_POST_LENGTH, `At most ${MAX_POST_LENGTH} characters`);
+// The longest emoji sequences (a family with skin tones) are 15 UTF-16 units: more per character is
+// combining marks piled on one letter, which would let a "1-character" text weigh a megabyte.
+const MAX_UNITS_PER_CHARACTER = 16;
+
+/** Text of 1 to `max` characters as people count them (and of at most 16 UTF-16 units for each). */
+export const visibleText = (max: number, empty: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, empty)
+    .refine((text) => text.length <= max * MAX_UNITS_PER_CHARACTER && visibleLength(text) <= max, `At most ${max} characters`);
+
+const Body = visibleText(MAX_POST_LENGTH, "A post cannot be empty");
 
 /** The post a reply, like or repost points at: reposts stand for their original. */
 async function findTarget(db: Pick<Db, "post">, id: number) {
