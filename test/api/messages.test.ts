@@ -92,6 +92,16 @@ const ReadByPage = graphql(`
     }
   }
 `);
+const MemberIds = graphql(`
+  query MessagesMemberIds($id: ID!) {
+    node(id: $id) { ... on Conversation { members(first: 20) { edges { node { id user { handle } } } } } }
+  }
+`);
+const MemberNode = graphql(`
+  query MessagesMemberNode($id: ID!) {
+    node(id: $id) { __typename ... on ConversationMember { id user { handle } } }
+  }
+`);
 const SetPolicy = graphql(`
   mutation MessagesSetPolicy($input: UpdateProfileInput!) {
     updateProfile(input: $input) { __typename ... on User { messagePolicy } ... on Error { message } }
@@ -425,5 +435,18 @@ describe("messages, unread counts and read receipts", () => {
     expect((await page(ana)).edges.map((e) => e.node.user.handle)).toEqual([ben.handle, dan.handle]);
     // The block is ana's: ben still sees every reader, himself included.
     expect((await page(ben)).edges.map((e) => e.node.user.handle)).toEqual([ben.handle, cat.handle]);
+  });
+
+  it("gives each member an id, as a Node only the conversation's active members find", async () => {
+    const [ana, ben, eve] = [await user(), await user(), await user()];
+    const group = await startOk(ana, [ben], "members");
+    const node = (await api.execute(MemberIds, { id: group.id }, { as: ana })).data!.node;
+    if (!node || !("members" in node)) throw new Error("no conversation");
+    const benRow = node.members.edges.find((e) => e.node.user.handle === ben.handle)!.node;
+    expect((await api.execute(MemberNode, { id: benRow.id }, { as: ana })).data!.node).toEqual({ __typename: "ConversationMember", id: benRow.id, user: { handle: ben.handle } });
+    expect((await api.execute(MemberNode, { id: benRow.id }, { as: eve })).data!.node).toBeNull();
+    expect((await api.execute(MemberNode, { id: benRow.id })).data!.node).toBeNull();
+    await api.execute(Leave, { input: { conversationId: group.id } }, { as: ana });
+    expect((await api.execute(MemberNode, { id: benRow.id }, { as: ana })).data!.node).toBeNull();
   });
 });

@@ -14,6 +14,7 @@ import { MAX_MEMBERS, MAX_MESSAGE_LENGTH, leaveConversation, markConversationRea
 
 export const ConversationId = nodeId("Conversation");
 const MessageId = nodeId("Message");
+const ConversationMemberId = nodeId("ConversationMember");
 
 /** The viewer's membership, as a relation filter: only active members see a conversation or its messages. */
 const activeMember = (ctx: Context) => ({ members: { some: { userId: ctx.viewer?.id ?? -1, leftAt: null } } });
@@ -56,8 +57,12 @@ export const Conversation = builder.prismaNode("Conversation", {
   }),
 });
 
-export const ConversationMember = builder.prismaObject("ConversationMember", {
-  description: "A member of a conversation and how far they have read.",
+export const ConversationMember = builder.prismaNode("ConversationMember", {
+  id: ConversationMemberId.option,
+  description: "A member of a conversation and how far they have read. A Node, so that a client cache merges a read receipt that moves.",
+  // As its conversation: only its active members see who is in it, and not someone a block separates them from.
+  nullable: true,
+  findUnique: (id, ctx) => ({ id: ConversationMemberId.key(id), leftAt: null, userId: { notIn: hiddenUserIds(ctx.viewer) }, conversation: activeMember(ctx) }),
   fields: (t) => ({
     user: t.relation("user"),
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
