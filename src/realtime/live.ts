@@ -25,10 +25,8 @@ export interface LiveConnection {
 }
 
 interface StreamOptions<E> {
-  /** Asked first, cheaply (see Audience): an event it refuses costs no statement of this subscriber. */
+  /** Asked first, cheaply: an event it refuses costs no statement of this subscriber. */
   concerns?: (event: E) => Promise<boolean>;
-  /** Called as the stream starts listening; what it returns, once it has ended, however it ended. */
-  join?: () => () => void;
 }
 
 /** Why a live stream ended from the server's side. */
@@ -80,10 +78,11 @@ export class Realtime {
    * is authenticated again (blocks and mutes reloaded, a revoked session or a suspension noticed) — and
    * `handle` turns it into what this viewer gets (often nothing). The stream ends when the credential
    * stops working (its expiry, or a re-check every REALTIME_AUTH_RECHECK), closing a WebSocket with
-   * 4403; when the subscriber leaves more than REALTIME_MAX_QUEUED_EVENTS unread; and at shutdown.
+   * 4403; when more than REALTIME_MAX_QUEUED_EVENTS of `source` wait for it (so a broadcast source
+   * should carry only what may concern the viewer: see Audience); and at shutdown.
    */
   stream<E, T>(ctx: Context, source: AsyncIterable<E>, handle: (event: E) => Promise<readonly T[]>, options: StreamOptions<E> = {}): AsyncIterable<T> {
-    const { concerns, join } = options;
+    const { concerns } = options;
     const viewer = liveViewer(ctx);
     const header = ctx.request.headers.get("authorization")!;
     const userSubscriptions = this.subscriptionsByUser.get(viewer.id) ?? 0;
@@ -113,10 +112,8 @@ export class Realtime {
       const expiresInMs = accessTokenExpiry(header) - Date.now();
       const expiry = Number.isFinite(expiresInMs) && expiresInMs < MAX_TIMER_MS ? setTimeout(() => end("credentialEnded"), Math.max(0, expiresInMs)) : undefined;
       this.openStreams++;
-      const leave = join?.();
       void stop.then(() => {
         this.openStreams--;
-        leave?.();
         ended = true;
         wake?.();
         clearInterval(recheck);
@@ -129,7 +126,7 @@ export class Realtime {
         if (sse) this.closeConnection(ctx.clientIp);
       });
 
-      // The bus delivers as events come; a subscriber that falls behind is dropped rather than buffered without bound.
+      // The source delivers as events come; a subscriber that falls behind is dropped rather than buffered without bound.
       void (async () => {
         for (let next = await iterator.next(); !next.done && !ended; next = await iterator.next()) {
           if (queue.length >= this.settings.maxQueuedEvents) {
@@ -139,7 +136,7 @@ export class Realtime {
           queue.push(next.value);
           wake?.();
         }
-      })();
+      })().catch((error: unknown) => stop(error));
 
       while (!ended) {
         const event = queue.shift();
@@ -159,12 +156,12 @@ export class Realtime {
     });
   }
 
-  private readonly audiences = new Map<string, Audience>();
+  private readonly audiences = new Map<string, Audience<object>>();
 
-  /** The users of this instance subscribed to `name` (a field), for lookups shared by all of them. */
-  audience(name: string): Audience {
-    let audience = this.audiences.get(name);
-    if (!audience) this.audiences.set(name, (audience = new Audience()));
+  /** The audience of a broadcast field on this instance (`create` runs for its first subscriber), shared by all its subscribers. */
+  audience<E extends object>(name: string, create: () => Audience<E>): Audience<E> {
+    let audience = this.audiences.get(name) as Audience<E> | undefined;
+    if (!audience) this.audiences.set(name, (audience = create()) as unknown as Audience<object>);
     return audience;
   }
 
@@ -188,29 +185,64 @@ export class Realtime {
 }
 
 /**
- * The users subscribed to one field on this instance. A broadcast event (a post) would cost each
- * subscriber statements of its own to find it does not concern them; `among` asks once per event,
- * for all of them, which ones it may concern.
+ * The subscribers of one broadcast field (a post for every home timeline) on this instance. It listens
+ * to the bus once and asks once per event, for all of them, which users it may concern (`lookup`);
+ * only their streams get the event. The others are sent nothing and spend nothing on it: before, each
+ * of 1,000 subscribers queued and filtered every post itself, and a burst they fell behind on dropped
+ * them all as slow consumers.
  */
-export class Audience {
-  private readonly users = new Map<number, number>();
-  private readonly lookups = new WeakMap<object, Promise<Set<number>>>();
+export class Audience<E extends object> {
+  private readonly members = new Map<number, Set<Member<E>>>();
+  private listening: AsyncIterator<E> | undefined;
 
-  join(userId: number): () => void {
-    this.users.set(userId, (this.users.get(userId) ?? 0) + 1);
-    return () => {
-      const left = (this.users.get(userId) ?? 1) - 1;
-      if (left > 0) this.users.set(userId, left);
-      else this.users.delete(userId);
-    };
+  constructor(
+    private readonly source: () => AsyncIterable<E>,
+    private readonly lookup: (event: E, userIds: number[]) => Promise<ReadonlySet<number>>,
+  ) {}
+
+  /** The events of the source that may concern `userId`, from now on. */
+  events(userId: number): AsyncIterable<E> {
+    return new Repeater<E>(async (push, stop) => {
+      const member: Member<E> = { deliver: (event) => void push(event), fail: (error) => stop(error) };
+      const mine = this.members.get(userId) ?? new Set();
+      this.members.set(userId, mine.add(member));
+      this.listen();
+      await stop;
+      mine.delete(member);
+      if (mine.size === 0) this.members.delete(userId);
+      if (this.members.size === 0) {
+        void this.listening?.return?.();
+        this.listening = undefined;
+      }
+    });
   }
 
-  /** The users `lookup` keeps of the audience, computed once per event (the bus hands every subscriber the same object). */
-  among(event: object, lookup: (userIds: number[]) => Promise<Set<number>>): Promise<Set<number>> {
-    let found = this.lookups.get(event);
-    if (!found) this.lookups.set(event, (found = lookup([...this.users.keys()])));
-    return found;
+  private listen() {
+    if (this.listening) return;
+    const iterator = (this.listening = this.source()[Symbol.asyncIterator]());
+    let delivered = Promise.resolve();
+    void (async () => {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        const event = next.value;
+        // Each lookup starts as its event comes; deliveries keep the events' order.
+        const found = this.lookup(event, [...this.members.keys()]).catch((error: unknown) => {
+          // The streams end with a (masked) error: their clients subscribe again and catch up.
+          for (const mine of [...this.members.values()]) for (const member of [...mine]) member.fail(error);
+          return new Set<number>();
+        });
+        delivered = delivered.then(async () => this.deliver(event, await found));
+      }
+    })();
   }
+
+  private deliver(event: E, userIds: ReadonlySet<number>) {
+    for (const userId of userIds) for (const member of this.members.get(userId) ?? []) member.deliver(event);
+  }
+}
+
+interface Member<E> {
+  deliver(event: E): void;
+  fail(error: unknown): void;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
+import { createClient as createWsClient } from "graphql-ws";
 import WebSocket from "ws";
 import type { Config } from "../../src/config.js";
 import { newSessionId, signAccessToken } from "../../src/modules/auth/credentials.js";
@@ -13,6 +14,21 @@ const COUNTS = `subscription ScaleCounts { unreadCountsChanged { notifications }
 const withRealtime = (settings: Partial<Config["realtime"]>): Config => ({ ...testConfig, realtime: { ...testConfig.realtime, ...settings } });
 const bearer = (user: { token: string }) => ({ authorization: `Bearer ${user.token}` });
 const codes = (errors: unknown[]) => (errors as { extensions?: { code?: string } }[][]).flat().map((e) => e.extensions?.code);
+
+const localId = (user: { id: string }) => Number(Buffer.from(user.id, "base64").toString().split(":")[1]);
+
+/** Users with live sessions, in bulk: their tokens are real, of their sessions, signed as the server signs. */
+async function bulkUsers(count: number) {
+  const { db } = await workerDatabase();
+  const prefix = `k${randomUUID().slice(0, 6)}`;
+  await db.prisma.user.createMany({
+    data: Array.from({ length: count }, (_, i) => ({ handle: `${prefix}_${i}`, handleKey: `${prefix}_${i}`, displayName: "k", email: `${prefix}_${i}@example.com`, passwordHash: "x" })),
+  });
+  const users = await db.prisma.user.findMany({ where: { handleKey: { startsWith: `${prefix}_` } }, select: { id: true } });
+  const sessions = users.map((u) => ({ id: newSessionId(), userId: u.id, expiresAt: new Date(Date.now() + 3_600_000) }));
+  await db.prisma.session.createMany({ data: sessions });
+  return Promise.all(sessions.map(async (s) => ({ userId: s.userId, token: (await signAccessToken(testConfig.jwt, s.userId, s.id)).token })));
+}
 
 const servers: LiveApi[] = [];
 const serve = async (config: Config) => {
@@ -71,17 +87,75 @@ describe("limits", () => {
     sockets[1]!.close();
   });
 
-  it("drops a subscriber that leaves more events unhandled than REALTIME_MAX_QUEUED_EVENTS: 4008", async () => {
-    const live = await serve(withRealtime({ maxQueuedEvents: 3 }));
-    const user = await live.signUp();
-    const userId = Number(Buffer.from(user.id, "base64").toString().split(":")[1]);
+  it("a burst of 200 posts: 200 subscribers who follow no one stay connected and are sent nothing", { timeout: 60_000 }, async () => {
+    const live = await serve(withRealtime({ connectionsPerIp: 1_000 }));
+    const [author, friend, follower] = [await live.signUp("author"), await live.signUp("friend"), await live.signUp("follower")];
+    await follow(live, follower, friend.id);
+    const authorId = localId(author);
+    const { db } = await workerDatabase();
+    const closes: number[] = [];
+    const idle = (await bulkUsers(200)).map(({ token }) => collect(live.ws({ authorization: `Bearer ${token}` }, { onClose: (code) => closes.push(code) }), HOME));
+    await untilSubscribed(live.realtime, 200, 30_000);
+    const received = collect<{ homeTimelineUpdated: { body: string } }>(live.ws(bearer(follower), { onClose: (code) => closes.push(code) }), HOME);
+    await untilSubscribed(live.realtime, 201);
+
+    // 200 posts committed at once, as a burst of writes publishes them: more than REALTIME_MAX_QUEUED_EVENTS (100) in no time.
+    await db.prisma.post.createMany({ data: Array.from({ length: 200 }, (_, i) => ({ authorId, body: `burst ${i}` })) });
+    for (const post of await db.prisma.post.findMany({ where: { authorId }, orderBy: { id: "asc" }, select: { id: true } })) {
+      live.realtime.bus.publish("post", { postId: post.id, authorId });
+    }
+    // Then a post the follower follows: it comes after the burst, so the burst was handled by then.
+    await createPost(live, friend, "after the burst");
+    expect((await received.nth(1)).homeTimelineUpdated.body).toBe("after the burst");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(closes).toEqual([]);
+    expect(live.realtime.openStreams).toBe(201);
+    expect(idle.flatMap((s) => [...s.values, ...s.errors])).toEqual([]);
+    expect(received.values).toHaveLength(1);
+    for (const s of [...idle, received]) s.stop();
+  });
+
+  it("drops a subscriber that does not read what it is sent: 4008", { timeout: 60_000 }, async () => {
+    const live = await serve(withRealtime({ maxQueuedEvents: 3, maxBufferedBytes: 1_024 }));
+    const [author, reader] = [await live.signUp("author"), await live.signUp("reader")];
+    await follow(live, reader, author.id);
+    const authorId = localId(author);
+    const { db } = await workerDatabase();
     let closed: number | undefined;
-    const counts = collect(live.ws(bearer(user), { onClose: (code) => (closed = code) }), COUNTS);
+    let socket: WebSocket | undefined;
+    // A real client that stops reading its socket once connected: what the server sends piles up.
+    const client = createWsClient({
+      url: live.url.replace("http", "ws"),
+      webSocketImpl: WebSocket,
+      connectionParams: bearer(reader),
+      retryAttempts: 0,
+      lazy: false,
+      onNonLazyError: () => {},
+      on: {
+        connected: (ws) => {
+          socket = ws as WebSocket;
+          socket.pause();
+        },
+        closed: (event) => (closed = (event as CloseEvent).code),
+      },
+    });
+    // About 12 kB per event (25 aliases of a 500-character body): the socket's buffers fill within a few hundred.
+    const BIG = `subscription BigHome { homeTimelineUpdated { id ${Array.from({ length: 25 }, (_, i) => `b${i}: body`).join(" ")} } }`;
+    const received = collect(client, BIG);
     await untilSubscribed(live.realtime, 1);
-    // Each event costs the subscriber two statements; a burst arrives faster than that.
-    for (let i = 0; i < 50; i++) live.realtime.bus.publish("inbox", userId, { userId });
-    await counts.done;
+    const body = "x".repeat(500);
+    for (let round = 0; round < 20 && live.realtime.openStreams > 0; round++) {
+      await db.prisma.post.createMany({ data: Array.from({ length: 50 }, () => ({ authorId, body })) });
+      const posts = await db.prisma.post.findMany({ where: { authorId }, orderBy: { id: "desc" }, take: 50, select: { id: true } });
+      for (const post of posts.reverse()) live.realtime.bus.publish("post", { postId: post.id, authorId });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(live.realtime.openStreams).toBe(0);
+    // Reading again, the client finds the close frame behind what it was sent.
+    socket!.resume();
+    await received.done;
     expect(closed).toBe(4008);
+    client.dispose();
   });
 });
 
@@ -124,18 +198,11 @@ describe("1,000 concurrent subscribers on one instance", () => {
   it("each of 1,000 followers, on a WebSocket of their own, gets the post once", { timeout: 120_000 }, async () => {
     const live = await serve(withRealtime({ connectionsPerIp: 2_000 }));
     const author = await live.signUp("author");
-    const authorId = Number(Buffer.from(author.id, "base64").toString().split(":")[1]);
+    const authorId = localId(author);
+    const users = await bulkUsers(1_000);
     const { db } = await workerDatabase();
-    // Users, sessions and follows in bulk; their tokens are real, of their sessions, signed as the server signs.
-    const prefix = `k${randomUUID().slice(0, 6)}`;
-    await db.prisma.user.createMany({
-      data: Array.from({ length: 1_000 }, (_, i) => ({ handle: `${prefix}_${i}`, handleKey: `${prefix}_${i}`, displayName: "k", email: `${prefix}_${i}@example.com`, passwordHash: "x" })),
-    });
-    const users = await db.prisma.user.findMany({ where: { handleKey: { startsWith: `${prefix}_` } }, select: { id: true } });
-    const sessions = users.map((u) => ({ id: newSessionId(), userId: u.id, expiresAt: new Date(Date.now() + 3_600_000) }));
-    await db.prisma.session.createMany({ data: sessions });
-    await db.prisma.follow.createMany({ data: users.map((u) => ({ followerId: u.id, followeeId: authorId })) });
-    const tokens = await Promise.all(sessions.map(async (s) => (await signAccessToken(testConfig.jwt, s.userId, s.id)).token));
+    await db.prisma.follow.createMany({ data: users.map((u) => ({ followerId: u.userId, followeeId: authorId })) });
+    const tokens = users.map((u) => u.token);
 
     // In waves of 100: 1,000 handshakes at once each authenticate, and on PostgreSQL's pool of 5 some
     // waited past DATABASE_CONNECT_TIMEOUT (SERVICE_UNAVAILABLE), as in a reconnect storm.

@@ -1,6 +1,6 @@
 import { builder } from "../../builder.js";
 import type { Context } from "../../context.js";
-import { liveViewer } from "../../realtime/live.js";
+import { Audience, liveViewer } from "../../realtime/live.js";
 import { Conversation, ConversationId } from "../messages/messages.schema.js";
 import { followersAmong, latestNotificationSeq, inHomeTimeline, mayReadMessage, notificationsAfter, unreadCounts, type UnreadCounts as Counts } from "./live.service.js";
 
@@ -77,17 +77,12 @@ builder.subscriptionFields((t) => ({
     authScopes: { loggedIn: true },
     subscribe: (_root, _args, ctx) => {
       const viewerId = liveViewer(ctx).id;
-      const audience = ctx.realtime.audience("homeTimelineUpdated");
-      return ctx.realtime.stream(
-        ctx,
-        ctx.pubsub.subscribe("post"),
-        async (post) => ((await inHomeTimeline(ctx.reader, ctx.db, ctx.viewer!, post)) ? [post.postId] : []),
-        {
-          // One statement per post for all subscribers of this instance; the full rules for the author's followers only.
-          concerns: async (post) => post.authorId !== viewerId && (await audience.among(post, (ids) => followersAmong(ctx.db, post.authorId, ids))).has(viewerId),
-          join: () => audience.join(viewerId),
-        },
+      // One statement per post for all subscribers of this instance; only the author's followers get it, and check the full rules.
+      const audience = ctx.realtime.audience(
+        "homeTimelineUpdated",
+        () => new Audience(() => ctx.realtime.bus.subscribe("post"), (post, userIds) => followersAmong(ctx.db, post.authorId, userIds)),
       );
+      return ctx.realtime.stream(ctx, audience.events(viewerId), async (post) => ((await inHomeTimeline(ctx.reader, ctx.db, ctx.viewer!, post)) ? [post.postId] : []));
     },
     resolve: (query, postId: number, _args, ctx) => ctx.db.post.findUniqueOrThrow({ ...query, where: { id: postId } }),
   }),
