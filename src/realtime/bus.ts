@@ -43,6 +43,13 @@ export function createEventBus(settings: Pick<RealtimeSettings, "redisUrl" | "ch
   for (const client of [publishClient, subscribeClient]) {
     // ioredis reconnects by itself; without a listener an outage would crash the process.
     client.on("error", (error: Error) => logger.warn({ err: { message: error.message } }, "Redis (live updates) is unreachable"));
+    // redis-event-target leaves these promises unhandled: one that fails (a stream's unsubscribe after
+    // close() quit the client) would end the process with an unhandled rejection.
+    for (const command of ["publish", "subscribe", "unsubscribe"] as const) {
+      const send = client[command].bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as Record<string, unknown>)[command] = (...args: unknown[]) =>
+        send(...args).catch((error: Error) => logger.warn({ err: { message: error.message }, command }, "Redis (live updates) command failed"));
+    }
   }
   const eventTarget = prefixed(createRedisEventTarget<PubSubEvent<RealtimeEvents, keyof RealtimeEvents>>({ publishClient, subscribeClient }), settings.channelPrefix);
   return Object.assign(createPubSub<RealtimeEvents>({ eventTarget }), {

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { connect } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { createClient as createWsClient } from "graphql-ws";
 import WebSocket from "ws";
@@ -7,6 +6,7 @@ import type { Config } from "../../src/config.js";
 import { newSessionId, signAccessToken } from "../../src/modules/auth/credentials.js";
 import { testConfig } from "../support/api.js";
 import { workerDatabase } from "../support/database.js";
+import { redisReachable } from "../support/redis.js";
 import { type LiveApi, collect, listenApi, untilSubscribed } from "../support/live.js";
 
 const HOME = `subscription ScaleHome { homeTimelineUpdated { id body author { handle } } }`;
@@ -157,14 +157,6 @@ describe("limits", () => {
     expect(closed).toBe(4008);
     client.dispose();
   });
-});
-
-const redisReachable = await new Promise<boolean>((resolve) => {
-  const socket = connect(6379, "127.0.0.1");
-  socket.setTimeout(1_000);
-  socket.once("connect", () => (socket.destroy(), resolve(true)));
-  socket.once("error", () => resolve(false));
-  socket.once("timeout", () => (socket.destroy(), resolve(false)));
 });
 
 describe("two instances on one Redis", () => {
