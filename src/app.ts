@@ -22,7 +22,7 @@ import { type MediaStorage, createStorage } from "./modules/media/media.storage.
 import { RateLimits } from "./rate-limits.js";
 import { createEventBus } from "./realtime/bus.js";
 import { type LiveConnection, Realtime } from "./realtime/live.js";
-import { useSingleConnectionSSE } from "./realtime/sse.js";
+import { useCredentialEndNotice, useSingleConnectionSSE } from "./realtime/sse.js";
 import { useReadiness } from "./readiness.js";
 import { schema } from "./schema.js";
 import type { SqlReader } from "./sql/reader.js";
@@ -84,11 +84,12 @@ export function createApp({
       { onDispose: () => reporter.flush() },
       useRequestPolicy({ bodyLimit: config.requestBodyLimit, uploads }),
       useMediaFiles(db, storage),
-      useSingleConnectionSSE("/graphql", config.requestBodyLimit),
+      useSingleConnectionSSE({ endpoint: "/graphql", bodyLimit: config.requestBodyLimit, db, reader, config, realtime }),
       ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       useConnectionArgs(),
       useAuthentication(),
+      useCredentialEndNotice(),
       useErrorCodes(reporter, logger, { production: config.env === "production" }),
       useGraphQLJsExecute(),
       EnvelopArmorPlugin({

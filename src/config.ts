@@ -117,6 +117,7 @@ const EnvSchema = z.object({
   REALTIME_AUTH_RECHECK: z.coerce.number().int().min(1).default(60),
   REALTIME_MAX_QUEUED_EVENTS: z.coerce.number().int().min(1).default(100),
   REALTIME_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
+  REALTIME_SSE_RESERVATION_TIMEOUT: z.coerce.number().int().min(1).max(60).default(5),
 });
 
 export type Config = {
@@ -213,6 +214,8 @@ export interface RealtimeSettings {
   maxQueuedEvents: number;
   /** Bytes a WebSocket may leave unsent before it is closed as a slow consumer. */
   maxBufferedBytes: number;
+  /** How long a graphql-sse reservation (a PUT) waits for the GET that opens it before it is released. */
+  sseReservationTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -316,6 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authRecheckMs: e.REALTIME_AUTH_RECHECK * 1000,
       maxQueuedEvents: e.REALTIME_MAX_QUEUED_EVENTS,
       maxBufferedBytes: e.REALTIME_MAX_BUFFERED_BYTES,
+      sseReservationTimeoutMs: e.REALTIME_SSE_RESERVATION_TIMEOUT * 1000,
     },
   };
 }

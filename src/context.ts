@@ -26,7 +26,7 @@ export interface Context {
   pubsub: EventBus;
   /** Live updates of this instance: subscriptions' streams and limits. */
   realtime: Realtime;
-  /** The WebSocket an operation came over; null over HTTP (SSE included). */
+  /** The WebSocket or graphql-sse single-connection stream an operation came over; null otherwise (distinct SSE streams included). */
   connection: LiveConnection | null;
 }
 

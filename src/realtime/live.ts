@@ -32,6 +32,8 @@ interface StreamOptions<E> {
 /** Why a live stream ended from the server's side. */
 type EndReason = keyof typeof CLOSE;
 
+const CREDENTIAL_ENDED = "The credential expired or its session ended: sign in again, then subscribe again.";
+
 // setTimeout takes at most 2^31-1 ms; a later expiry is caught by the periodic re-check.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -46,6 +48,8 @@ export class Realtime {
   closing = false;
   /** Streams listening on the bus now. */
   openStreams = 0;
+  /** graphql-sse single-connection streams, reserved or open (src/realtime/sse.ts). */
+  sseStreams = 0;
 
   constructor(
     readonly bus: EventBus,
@@ -90,7 +94,7 @@ export class Realtime {
     if (userSubscriptions >= this.settings.subscriptionsPerUser) {
       throw new RateLimitedError(`At most ${this.settings.subscriptionsPerUser} live subscriptions per user.`, 60);
     }
-    // An SSE stream is a connection of its own; a WebSocket was counted when it opened.
+    // A distinct SSE stream is a connection of its own; a WebSocket or a graphql-sse single connection was counted when it opened.
     const sse = ctx.connection === null;
     if (sse && !this.openConnection(ctx.clientIp)) throw new RateLimitedError(`At most ${this.settings.connectionsPerIp} live connections per address.`, 60);
     this.subscriptionsByUser.set(viewer.id, userSubscriptions + 1);
@@ -103,7 +107,9 @@ export class Realtime {
         if (ended) return;
         ended = true;
         if (reason && reason !== "goingAway" && ctx.connection) ctx.connection.close(CLOSE[reason], reason === "credentialEnded" ? "Credential ended" : "Slow consumer");
-        stop();
+        // The error becomes a last UNAUTHENTICATED result (useCredentialEndNotice), so an SSE client can tell it from a normal end.
+        if (reason === "credentialEnded") stop(new AuthenticationError(CREDENTIAL_ENDED));
+        else stop();
         wake?.();
       };
       const untrack = this.track(end);
