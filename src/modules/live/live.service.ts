@@ -2,6 +2,7 @@ import type { PrismaClient } from "@prisma/client";
 import type { SqlReader } from "../../sql/reader.js";
 import type { Viewer } from "../auth/viewer.js";
 import { visibleRows } from "../blocks/visibility.js";
+import { readableMessage } from "../messages/messages.service.js";
 import { homeTimelineWhere } from "../timeline/timeline.service.js";
 
 /** What a subscriber reads when an event names it: always the database as committed, seen by its own viewer. */
@@ -32,14 +33,9 @@ export async function unreadCounts(db: PrismaClient, userId: number): Promise<Un
   return { notifications: inbox?.unreadCount ?? 0, messages: conversations._sum.unreadCount ?? 0 };
 }
 
-/**
- * Whether the viewer may read the message now: a member of its conversation who has not left, and
- * no block between them and its sender (the rule of every list of messages, LIST_RULES.Message).
- */
+/** Whether the viewer may read the message now, by the rule of every path to a message (messages.service.ts). */
 export async function mayReadMessage(db: PrismaClient, viewer: Viewer, messageId: number) {
-  const blocks = visibleRows(viewer, "Message");
-  const where = { id: messageId, conversation: { members: { some: { userId: viewer.id, leftAt: null } } }, ...(blocks ? { AND: [blocks] } : {}) };
-  return (await db.message.findFirst({ where, select: { id: true } })) !== null;
+  return (await db.message.findFirst({ where: readableMessage(viewer, messageId), select: { id: true } })) !== null;
 }
 
 /** Whether the post is one the viewer's home timeline shows, by the same rules (follows, mutes, blocks), and not the viewer's own. */

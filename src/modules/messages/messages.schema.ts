@@ -10,14 +10,12 @@ import { keysetPage } from "../../graphql/pagination.js";
 import { isPrivateTo } from "../auth/viewer.js";
 import { hiddenUserIds, hides, visibleRows } from "../blocks/visibility.js";
 import { User, UserId } from "../users/users.schema.js";
-import { MAX_MEMBERS, MAX_MESSAGE_LENGTH, leaveConversation, markConversationRead, sendMessage, startConversation } from "./messages.service.js";
+import { MAX_MEMBERS, MAX_MESSAGE_LENGTH, memberOf, readableMessage, leaveConversation, markConversationRead, sendMessage, startConversation } from "./messages.service.js";
 
 export const ConversationId = nodeId("Conversation");
 const MessageId = nodeId("Message");
 const ConversationMemberId = nodeId("ConversationMember");
 
-/** The viewer's membership, as a relation filter: only active members see a conversation or its messages. */
-const activeMember = (ctx: Context) => ({ members: { some: { userId: ctx.viewer?.id ?? -1, leftAt: null } } });
 
 /** The viewer's own membership row of a conversation, selected with it. */
 const viewerMembership = (ctx: Context) => ({ members: { where: { userId: ctx.viewer?.id ?? -1 }, take: 1, select: { unreadCount: true, lastReadMessageId: true } } });
@@ -28,7 +26,7 @@ export const Conversation = builder.prismaNode("Conversation", {
   id: ConversationId.option,
   // node(id:) and nodes(ids:) find only conversations the viewer is in: any other is null, like an unknown one.
   nullable: true,
-  findUnique: (id, ctx) => ({ id: ConversationId.key(id), ...activeMember(ctx) }),
+  findUnique: (id, ctx) => ({ id: ConversationId.key(id), ...memberOf(ctx.viewer) }),
   description: `A direct conversation among 2 to ${MAX_MEMBERS} people. Only its members see it; one who leaves sees nothing of it from then on.`,
   fields: (t) => ({
     isGroup: t.exposeBoolean("isGroup", { description: "False for a conversation of two, which a block between them stops both ways." }),
@@ -62,7 +60,7 @@ export const ConversationMember = builder.prismaNode("ConversationMember", {
   description: "A member of a conversation and how far they have read. A Node, so that a client cache merges a read receipt that moves.",
   // As its conversation: only its active members see who is in it, and not someone a block separates them from.
   nullable: true,
-  findUnique: (id, ctx) => ({ id: ConversationMemberId.key(id), leftAt: null, userId: { notIn: hiddenUserIds(ctx.viewer) }, conversation: activeMember(ctx) }),
+  findUnique: (id, ctx) => ({ id: ConversationMemberId.key(id), leftAt: null, userId: { notIn: hiddenUserIds(ctx.viewer) }, conversation: memberOf(ctx.viewer) }),
   fields: (t) => ({
     user: t.relation("user"),
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
@@ -78,7 +76,7 @@ export const Message = builder.prismaNode("Message", {
   id: MessageId.option,
   nullable: true,
   // As its conversation: members only, and not a message of someone a block separates the viewer from.
-  findUnique: (id, ctx) => ({ id: MessageId.key(id), senderId: { notIn: hiddenUserIds(ctx.viewer) }, conversation: activeMember(ctx) }),
+  findUnique: (id, ctx) => readableMessage(ctx.viewer, MessageId.key(id)),
   fields: (t) => ({
     body: t.exposeString("body"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),

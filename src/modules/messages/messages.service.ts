@@ -1,7 +1,7 @@
 import { Prisma, type PrismaClient } from "@prisma/client";
 import { z } from "zod";
 import type { Viewer } from "../auth/viewer.js";
-import { assertNoBlock } from "../blocks/visibility.js";
+import { assertNoBlock, hiddenUserIds } from "../blocks/visibility.js";
 import { ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 import { type Publisher, publishInboxes, publishMessage } from "../../realtime/bus.js";
 import { visibleText } from "../posts/posts.service.js";
@@ -13,6 +13,12 @@ export const MAX_MESSAGE_LENGTH = 2_000;
 export const MAX_MEMBERS = 20;
 
 const Body = visibleText(MAX_MESSAGE_LENGTH, "A message cannot be empty");
+
+/** Conversations `viewer` is an active member of (none for anyone else, anonymous included), as a relation filter. */
+export const memberOf = (viewer: Viewer | null) => ({ members: { some: { userId: viewer?.id ?? -1, leftAt: null } } });
+
+/** The message `id` if `viewer` may read it, on every path (node, a live event): a member of its conversation, no block with its sender. */
+export const readableMessage = (viewer: Viewer | null, id: number) => ({ id, senderId: { notIn: hiddenUserIds(viewer) }, conversation: memberOf(viewer) });
 
 const parseBody = (body: string) => parseInput(z.object({ body: Body }), { body }).body;
 
