@@ -18,7 +18,8 @@ const AltText = z.string().trim().max(1000, "At most 1000 characters");
  * One key's files are written and removed under this lock (a transaction's advisory lock on the key),
  * so a sweep that finds no row for a key cannot delete the files an identical upload is about to name.
  */
-const lockKey = (tx: Tx, key: string) => tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 7))`;
+const keyLock = (key: string) => Prisma.sql`pg_advisory_xact_lock(hashtextextended(${key}, 7))`;
+const lockKey = (tx: Tx, key: string) => tx.$executeRaw`SELECT ${keyLock(key)}`;
 
 const filesOf = (key: string, format: Format) => (Object.keys(SIZES) as (keyof typeof SIZES)[]).map((size) => fileName(key, size, format));
 
@@ -38,7 +39,7 @@ export async function uploadMedia<Q extends object>(
   const image = await processImage(new Uint8Array(await input.file.arrayBuffer()));
   // The row first, under the key's lock, in one statement (its own transaction): from then on a sweep sees the key in use.
   const [{ id }] = await db.$queryRaw<[{ id: number }]>`
-    WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended(${image.key}, 7)))
+    WITH locked AS (SELECT ${keyLock(image.key)})
     INSERT INTO media (uploader_id, key, format, width, height, color, alt_text)
     SELECT ${viewer.id}, ${image.key}, ${image.format}, ${image.width}, ${image.height}, ${image.color}, ${altText ?? ""} FROM locked
     RETURNING id`;
