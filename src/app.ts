@@ -38,6 +38,8 @@ export interface AppDeps {
   storage?: MediaStorage;
   /** Live updates; an in-process bus when not given (src/server.ts gives one, Redis when REDIS_URL is set). */
   realtime?: Realtime;
+  /** Logs unexpected errors, each kind once per interval; src/server.ts shares it with the WebSocket server. */
+  reporter?: ErrorReporter;
 }
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
@@ -56,11 +58,11 @@ export function createApp({
   shutdown,
   storage = createStorage(config.media.storage),
   realtime = new Realtime(createEventBus({ redisUrl: undefined, channelPrefix: "" }, logger), config.realtime, logger),
+  reporter = new ErrorReporter(logger),
 }: AppDeps) {
   const rateLimits = new RateLimits(config.rateLimits);
   const processImage = boundedImageProcessor(config.media.concurrency);
   const uploads = { maxFileBytes: config.media.maxBytes, maxFiles: config.media.maxFiles };
-  const reporter = new ErrorReporter(logger);
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",

@@ -2,6 +2,7 @@ import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db.js";
 import { loadDemoData } from "./demo.js";
+import { ErrorReporter } from "./error-reporter.js";
 import { createHttpServer } from "./http-server.js";
 import { startWorker } from "./jobs/worker.js";
 import { createLogger } from "./logger.js";
@@ -60,9 +61,11 @@ const worker = startWorker({
 
 const shutdown = new AbortController();
 const realtime = new Realtime(createEventBus(config.realtime, logger), config.realtime, logger);
-const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage, realtime });
+// One reporter for HTTP and WebSocket errors: one count per kind, flushed once when the app is disposed.
+const reporter = new ErrorReporter(logger);
+const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage, realtime, reporter });
 const { server, drain } = createHttpServer(app, config.http);
-attachWebSockets(server, app, realtime, config, logger);
+attachWebSockets(server, app, realtime, config, logger, reporter);
 server.on("error", async (error: NodeJS.ErrnoException) => {
   // Most often another Chirp (or anything else) already listens there: say so, without a stack trace.
   const reason = error.code === "EADDRINUSE" ? `port ${config.port} is already in use (PORT sets another)` : error.message;

@@ -6,7 +6,7 @@ import { WebSocketServer } from "ws";
 import type { App } from "../app.js";
 import type { Config } from "../config.js";
 import { clientIp } from "../context.js";
-import { ErrorReporter } from "../error-reporter.js";
+import type { ErrorReporter } from "../error-reporter.js";
 import { maskError, resultNormaliser } from "../graphql/errors.js";
 import type { Logger } from "../logger.js";
 import { CLOSE, type LiveConnection, type Realtime, accessTokenExpiry } from "./live.js";
@@ -23,12 +23,12 @@ interface Envelope {
  * headers on a WebSocket, hence the payload; the upgrade request's own headers (the address behind a
  * proxy, the user agent) still count.
  */
-export function attachWebSockets(server: Server, app: App, realtime: Realtime, config: Config, logger: Logger) {
+export function attachWebSockets(server: Server, app: App, realtime: Realtime, config: Config, logger: Logger, reporter: ErrorReporter) {
   const settings = realtime.settings;
   const endpoint = app.graphqlEndpoint;
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.requestBodyLimit });
   // Yoga's result processing, which gives every error its code over HTTP, does not see a WebSocket.
-  const normalise = resultNormaliser(new ErrorReporter(logger), logger, { production: config.env === "production" });
+  const normalise = resultNormaliser(reporter, logger, { production: config.env === "production" });
   const requests = new WeakMap<object, Map<string, Request>>();
   const requestOf = (extra: object, id: string) => requests.get(extra)?.get(id) ?? new Request("http://chirp/graphql");
 
