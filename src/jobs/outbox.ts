@@ -98,9 +98,13 @@ export function retryDelay(attempt: number, baseMs: number, maxMs: number, rando
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
-/** Periodic tasks: moves the task's next run forward if it is due; whoever does so runs it, once per interval across instances. */
+/** Periodic tasks: their rows, due at once for a task new to the database (a worker's start writes them). */
+export async function addSchedules(db: PrismaClient, names: string[]) {
+  for (const name of names) await db.$executeRaw`INSERT INTO job_schedules (name, next_run_at) VALUES (${name}, ${NOW}) ON CONFLICT (name) DO NOTHING`;
+}
+
+/** Moves the task's next run forward if it is due; whoever does so runs it, once per interval across instances. */
 export async function claimSchedule(db: PrismaClient, name: string, intervalMs: number) {
-  await db.$executeRaw`INSERT INTO job_schedules (name, next_run_at) VALUES (${name}, ${NOW}) ON CONFLICT (name) DO NOTHING`;
   const count = await db.$executeRaw`
     UPDATE job_schedules SET last_run_at = ${NOW}, next_run_at = ${NOW} + ${intervalMs} * interval '1 millisecond'
     WHERE name = ${name} AND next_run_at <= ${NOW}`;

@@ -2,7 +2,7 @@ import type { PrismaClient } from "@prisma/client";
 import type { OutboxSettings } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Mailer } from "../modules/mail/mailer.js";
-import { type Claimed, buryExhausted, claimDue, claimSchedule, markFailed, markSent, msUntilNextDue, onOutboxWake, retryDelay } from "./outbox.js";
+import { type Claimed, addSchedules, buryExhausted, claimDue, claimSchedule, markFailed, markSent, msUntilNextDue, onOutboxWake, retryDelay } from "./outbox.js";
 
 /** Work that runs once per `intervalMs` across every instance (e.g. removing expired tokens). */
 export interface PeriodicTask {
@@ -59,7 +59,15 @@ export function startWorker({ db, logger, mailer, settings, periodic = [], batch
     log.info({ messageId: claim.id, template: claim.template, attempts: claim.attempts, own }, "mail sent");
   }
 
+  // Once per start, not per round: every round asks whether a task is due.
+  let scheduled: Promise<void> | undefined;
   async function runPeriodic() {
+    // A failed write (the database away) is tried again next round.
+    scheduled ??= addSchedules(db, periodic.map((task) => task.name)).catch((error: unknown) => {
+      scheduled = undefined;
+      throw error;
+    });
+    await scheduled;
     for (const task of periodic) {
       if (stopped || !(await claimSchedule(db, task.name, task.intervalMs))) continue;
       try {
