@@ -2,10 +2,18 @@ import { createHash } from "node:crypto";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { type Plugin, shouldRenderGraphiQL } from "graphql-yoga";
 
-const defaultQuery = /* GraphQL */ `# Welcome to Chirp. Run LogIn (demo user alice / chirp-demo-password),
-# copy accessToken into the Headers tab below as
-#   { "Authorization": "Bearer <accessToken>" }
-# and then run HomeTimeline.
+const defaultQuery = /* GraphQL */ `# Welcome to Chirp. A first session, as alice of
+# the demo data (npm start loads it):
+#  1. Run LogIn: press ▶ and pick LogIn.
+#  2. Put its result's accessToken in place of
+#     <accessToken> in the Headers tab below.
+#  3. Run HomeTimeline: the posts of alice and of
+#     the people she follows.
+#  4. Run LiveTimeline: it stays open and shows
+#     their new posts as they come. To see one,
+#     post as bob from a second GraphiQL window
+#     (another tab here would stop this one).
+# The book icon at the top left opens the docs.
 
 mutation LogIn {
   logIn(input: { login: "alice", password: "chirp-demo-password" }) {
@@ -30,6 +38,21 @@ query HomeTimeline {
     pageInfo { hasNextPage endCursor }
   }
 }
+
+subscription LiveTimeline {
+  homeTimelineUpdated {
+    id body createdAt
+    author { handle displayName }
+  }
+}
+`;
+
+// GraphiQL reads its headers as JSON with comments. LogIn and the schema's introspection work
+// whatever the header holds, so the placeholder can stay until there is a token to put there.
+const defaultHeaders = `// Run LogIn, then put the accessToken of its
+// result in place of the placeholder below.
+// It lasts 15 minutes; then run LogIn again.
+{ "Authorization": "Bearer <accessToken>" }
 `;
 
 const GRAPHIQL_ASSETS = "/graphiql/";
@@ -77,6 +100,7 @@ function buildPage(): Page {
   let html = renderGraphiQL({
     title: "Chirp GraphiQL",
     defaultQuery,
+    defaultHeaders,
     defaultEditorToolsVisibility: "headers",
     shouldPersistHeaders: true,
   });

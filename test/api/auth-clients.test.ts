@@ -74,6 +74,7 @@ describe("a stale Authorization header", () => {
       `Bearer ${ended.token}`,
       `Bearer ${suspended.token}`,
       "Bearer garbage",
+      "Bearer <accessToken>",
       "Bearer chirp_pat_revoked-or-never-issued",
       "Basic dXNlcjpwYXNz",
     ];
@@ -98,6 +99,16 @@ describe("a stale Authorization header", () => {
     const result = await api.execute(PublicProfile, { handle: "stale_reader" }, { as: { token: await expiredToken(user) } });
     expect(result.data ?? null).toBeNull();
     expect(result.errors?.map((e) => e.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
+  });
+
+  it("tells a client whose header holds GraphiQL's placeholder, or a token in quotes or brackets, what to send", async () => {
+    const user = await api.signUp({ handle: "stale_placeholder" });
+    const message = 'The Authorization header holds no access token: after "Bearer " put the accessToken that logIn returned, without quotes or brackets.';
+    for (const token of ["<accessToken>", `<${user.token}>`, `"${user.token}"`]) {
+      const result = await api.execute(Home, {}, { as: { token } });
+      expect(result.data ?? null).toBeNull();
+      expect(result.errors?.map((e) => [e.extensions?.code, e.message]), token).toEqual([["UNAUTHENTICATED", message]]);
+    }
   });
 
   it("lets introspection through (GraphiQL keeps its headers), but not an operation of nothing but __typename", async () => {

@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { type Browser, type Page, chromium } from "playwright-core";
 
 /** Debian's Chromium (`apt-get install -y chromium`); CHROMIUM_PATH names another build. Never a downloaded one. */
@@ -37,9 +38,12 @@ export interface PageProblems {
   cspViolations: string[];
 }
 
+/** The size of every page, and so of the README's screenshots. */
+const VIEWPORT = { width: 1280, height: 800 };
+
 /** A new page in its own context that records every problem the page reports, for the test to assert empty. */
 export async function watchedPage(session: BrowserSession): Promise<{ page: Page; problems: PageProblems }> {
-  const context = await session.browser.newContext();
+  const context = await session.browser.newContext({ viewport: VIEWPORT });
   const page = await context.newPage();
   const problems: PageProblems = { console: [], exceptions: [], cspViolations: [] };
   await page.exposeFunction("__chirpCspViolation", (text: string) => problems.cspViolations.push(text));
@@ -53,4 +57,15 @@ export async function watchedPage(session: BrowserSession): Promise<{ page: Page
   });
   page.on("pageerror", (error) => problems.exceptions.push(error.message));
   return { page, problems };
+}
+
+/**
+ * Saves what the page shows as `<name>.png` in the folder SCREENSHOTS names (`SCREENSHOTS=docs/screenshots
+ * npm run test:browser`); without it, nothing is written, so a normal run leaves the tree clean.
+ */
+export async function saveScreenshot(page: Page, name: string) {
+  const folder = process.env.SCREENSHOTS;
+  if (!folder) return;
+  mkdirSync(folder, { recursive: true });
+  await page.screenshot({ path: join(folder, `${name}.png`) });
 }

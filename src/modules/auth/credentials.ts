@@ -62,6 +62,11 @@ export async function signAccessToken(jwt: JwtSettings, userId: number, sessionI
 }
 
 const EXPIRED = { reason: "The access token has expired; refresh the session." };
+// RFC 6750's b64token: what any bearer token of ours is made of.
+const TOKEN_SYNTAX = /^[A-Za-z0-9._~+/-]+=*$/;
+const NOT_A_TOKEN = {
+  reason: 'The Authorization header holds no access token: after "Bearer " put the accessToken that logIn returned, without quotes or brackets.',
+};
 
 /**
  * Access tokens already verified, per settings and by their text, with their expiry. A signature
@@ -105,6 +110,8 @@ export async function verifyAccessToken(jwt: JwtSettings, token: string): Promis
     return entry;
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return EXPIRED;
+    // A placeholder (GraphiQL's "Bearer <accessToken>") or a token pasted with its quotes: say what to send.
+    if (!TOKEN_SYNTAX.test(token)) return NOT_A_TOKEN;
     return { reason: "The access token is invalid." };
   }
 }
