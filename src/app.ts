@@ -72,7 +72,7 @@ export function createApp({
     // Yoga's own GraphiQL page inlines its scripts; ours serves them as files, under a strict CSP.
     graphiql: false,
     // Yoga logs every error that maskError maps, the client's mistakes too; useRequestLog and
-    // useErrorCodes log what Chirp wants logged, with the request's id.
+    // useErrorCodes log what Chirp wants logged, with the request's id (as every line in its scope).
     logging: false,
     cors: corsOptions(config.corsOrigins),
     // Requests whose multipart bodies busboy bounds while they stream in: a file past the limit ends the read.
@@ -92,7 +92,7 @@ export function createApp({
       useConnectionArgs(),
       useAuthentication(),
       useCredentialEndNotice(),
-      useErrorCodes(reporter, logger, { production: config.env === "production" }),
+      useErrorCodes(reporter, { production: config.env === "production" }),
       useGraphQLJsExecute(),
       EnvelopArmorPlugin({
         maxDepth: { n: 12 },

@@ -7,6 +7,7 @@ import type { Logger } from "../logger.js";
 import { signedIn } from "../modules/auth/auth.plugin.js";
 import { authenticate } from "../modules/auth/auth.service.js";
 import { API_TOKEN_PREFIX } from "../modules/auth/credentials.js";
+import { detached } from "../observability/scope.js";
 import type { EventBus } from "./bus.js";
 
 /** WebSocket close codes Chirp uses (4403 as graphql-ws refuses a connection_init). */
@@ -225,6 +226,11 @@ export class Audience<E extends object> {
 
   private listen() {
     if (this.listening) return;
+    // Out of the first subscriber's scope: the loop serves every subscriber, and outlives that one.
+    detached(() => this.loop());
+  }
+
+  private loop() {
     const iterator = (this.listening = this.source()[Symbol.asyncIterator]());
     let delivered = Promise.resolve();
     void (async () => {

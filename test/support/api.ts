@@ -85,7 +85,7 @@ export async function testApi(config: Config = testConfig, { reader, storage }: 
   async function executeCounted<R, V>(document: TypedDocumentNode<R, V> | string, variables?: V, options?: { as?: As }) {
     const start = sqlLog.length;
     const result = await execute(document, variables, options);
-    return { ...result, statements: sqlLog.slice(start) };
+    return Object.defineProperty({ ...result, statements: sqlLog.slice(start) }, "headers", { value: result.headers, enumerable: false }) as typeof result & { statements: string[] };
   }
 
   /** Signs a user up through the API; `role: "ADMIN"` and `suspended` are set in the database afterwards. */
