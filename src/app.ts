@@ -6,6 +6,7 @@ import { type Plugin, createYoga } from "graphql-yoga";
 import { createFetch } from "@whatwg-node/fetch";
 import type { Config } from "./config.js";
 import { type Context, createContext } from "./context.js";
+import type { PoolCounts } from "./db.js";
 import { ErrorReporter } from "./error-reporter.js";
 import { useConnectionArgs } from "./graphql/connection-args.js";
 import { maskError, useErrorCodes } from "./graphql/errors.js";
@@ -19,6 +20,7 @@ import { useAuthentication } from "./modules/auth/auth.plugin.js";
 import { useMediaFiles } from "./modules/media/media.http.js";
 import { boundedImageProcessor } from "./modules/media/media.images.js";
 import { type MediaStorage, createStorage } from "./modules/media/media.storage.js";
+import { Metrics } from "./observability/metrics.js";
 import { RateLimits } from "./rate-limits.js";
 import { createEventBus } from "./realtime/bus.js";
 import { type LiveConnection, Realtime } from "./realtime/live.js";
@@ -40,6 +42,8 @@ export interface AppDeps {
   realtime?: Realtime;
   /** Logs unexpected errors, each kind once per interval; src/server.ts shares it with the WebSocket server. */
   reporter?: ErrorReporter;
+  /** PostgreSQL's pool, for the metrics' pool gauges (none on PGlite). */
+  pool?: PoolCounts;
 }
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
@@ -59,8 +63,13 @@ export function createApp({
   storage = createStorage(config.media.storage),
   realtime = new Realtime(createEventBus({ redisUrl: undefined, channelPrefix: "" }, logger), config.realtime, logger),
   reporter = new ErrorReporter(logger),
+  pool,
 }: AppDeps) {
-  const rateLimits = new RateLimits(config.rateLimits);
+  const metrics = config.metrics.enabled ? new Metrics({ settings: config.metrics, db, realtime, pool }) : undefined;
+  const countRefusal = metrics ? (limit: string) => metrics.rateLimited.inc({ limit }) : undefined;
+  // The live limits are the Realtime's (src/server.ts shares it with the WebSocket server); their refusals count here too.
+  if (countRefusal) realtime.onRefusal = countRefusal;
+  const rateLimits = new RateLimits(config.rateLimits, countRefusal);
   const processImage = boundedImageProcessor(config.media.concurrency);
   const uploads = { maxFileBytes: config.media.maxBytes, maxFiles: config.media.maxFiles };
   return createYoga<ServerContext, Context>({
@@ -81,6 +90,7 @@ export function createApp({
     maskedErrors: { isDev: false, maskError },
     plugins: [
       useRequestLog(logger, config.trustProxy),
+      ...(metrics ? metrics.plugins() : []),
       useResponseHeaders(),
       useReadiness(db, shutdown),
       { onDispose: () => reporter.flush() },

@@ -17,8 +17,17 @@ export interface SqlSession {
   release(): Promise<void>;
 }
 
+/** A node-postgres pool's counts (pg.Pool has them), for the metrics. */
+export interface PoolCounts {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+}
+
 export interface Database {
   kind: "pglite" | "postgresql";
+  /** PostgreSQL's connection pool; PGlite has none (one connection, in this process). */
+  pool?: PoolCounts;
   prisma: PrismaClient;
   /** Compiled reads for the hot paths, on the same connections as Prisma. */
   reader: SqlReader;
@@ -99,6 +108,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   const prisma = createPrisma(releasingFailedTransactions(new PrismaPg(pool)), options);
   return {
     kind: "postgresql",
+    pool,
     prisma,
     reader: new SqlReader((statement) => trackStatement(statement.text, () => pool.query(statement)), readerOptions(options)),
     session: async () => {

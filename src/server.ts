@@ -63,7 +63,7 @@ const shutdown = new AbortController();
 const realtime = new Realtime(createEventBus(config.realtime, logger), config.realtime, logger);
 // One reporter for HTTP and WebSocket errors: one count per kind, flushed once when the app is disposed.
 const reporter = new ErrorReporter(logger);
-const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage, realtime, reporter });
+const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage, realtime, reporter, pool: db.pool });
 const { server, drain } = createHttpServer(app, config.http);
 attachWebSockets(server, app, realtime, config, logger, reporter);
 server.on("error", async (error: NodeJS.ErrnoException) => {
@@ -77,7 +77,10 @@ server.on("error", async (error: NodeJS.ErrnoException) => {
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as { port: number };
   const url = `http://localhost:${port}/graphql`;
-  logger.info({ url, port, database: db.kind, events: realtime.bus.kind, startupMs: Math.round(performance.now() - startedAt) }, `Chirp is ready at ${url}`);
+  logger.info(
+    { url, port, database: db.kind, events: realtime.bus.kind, metrics: config.metrics.enabled, startupMs: Math.round(performance.now() - startedAt) },
+    `Chirp is ready at ${url}`,
+  );
 });
 
 async function stop(signal: string) {

@@ -16,6 +16,8 @@ export class RequestScope {
   operationType: string | undefined;
   userId: number | undefined;
   ip: string | undefined;
+  /** Where the metrics of the app serving the request count its error codes. */
+  countErrorCode: ((code: string) => void) | undefined;
   readonly startedAt = performance.now();
   private readonly finishers: (() => void)[] = [];
   private finished = false;
@@ -50,11 +52,12 @@ export const inScope = <T>(scope: RequestScope, fn: () => T): T => storage.run(s
  */
 export const detached = <T>(fn: () => T): T => storage.exit(fn);
 
-/** Records an error code the answer carries, for its log line. */
+/** Records an error code the answer carries: for its log line and the errors counter. */
 export function noteErrorCode(code: string) {
   const scope = storage.getStore();
   if (!scope) return;
   scope.codes.set(code, (scope.codes.get(code) ?? 0) + 1);
+  scope.countErrorCode?.(code);
 }
 
 /**

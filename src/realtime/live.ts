@@ -20,10 +20,17 @@ export const CLOSE = {
   goingAway: 1001,
 } as const;
 
-/** A WebSocket, as the subscriptions running on it see it. */
+/** How live updates travel: a WebSocket, one SSE stream per subscription (Yoga's), or a graphql-sse single connection. */
+export const LIVE_TRANSPORTS = ["websocket", "sse", "graphql-sse"] as const;
+export type LiveTransport = (typeof LIVE_TRANSPORTS)[number];
+
+/** A WebSocket or a graphql-sse single connection, as the subscriptions running on it see it. */
 export interface LiveConnection {
+  transport: Exclude<LiveTransport, "sse">;
   close(code: number, reason: string): void;
 }
+
+const perTransport = (): Record<LiveTransport, number> => ({ websocket: 0, sse: 0, "graphql-sse": 0 });
 
 interface StreamOptions<E> {
   /** Asked first, cheaply: an event it refuses costs no statement of this subscriber. */
@@ -49,6 +56,11 @@ export class Realtime {
   closing = false;
   /** Streams listening on the bus now. */
   openStreams = 0;
+  /** Open subscriptions and connections, by transport (for the metrics). */
+  readonly subscriptions = perTransport();
+  readonly connections = perTransport();
+  /** Told the name of each limit that refuses a subscription or a connection (the metrics count them). */
+  onRefusal: (limit: string) => void = () => {};
   /** graphql-sse single-connection streams, reserved or open (src/realtime/sse.ts). */
   sseStreams = 0;
 
@@ -59,17 +71,23 @@ export class Realtime {
   ) {}
 
   /** Counts a connection (a WebSocket, or an SSE stream) from `ip`; false when it has as many as allowed. */
-  openConnection(ip: string): boolean {
+  openConnection(ip: string, transport: LiveTransport): boolean {
     const open = this.connectionsByIp.get(ip) ?? 0;
-    if (this.closing || open >= this.settings.connectionsPerIp) return false;
+    if (this.closing) return false;
+    if (open >= this.settings.connectionsPerIp) {
+      this.onRefusal("live-connections-per-ip");
+      return false;
+    }
     this.connectionsByIp.set(ip, open + 1);
+    this.connections[transport]++;
     return true;
   }
 
-  closeConnection(ip: string) {
+  closeConnection(ip: string, transport: LiveTransport) {
     const open = (this.connectionsByIp.get(ip) ?? 1) - 1;
     if (open > 0) this.connectionsByIp.set(ip, open);
     else this.connectionsByIp.delete(ip);
+    this.connections[transport]--;
   }
 
   /** Registers how to end a WebSocket when the server shuts down; returns the unregistration. */
@@ -93,11 +111,13 @@ export class Realtime {
     const userSubscriptions = this.subscriptionsByUser.get(viewer.id) ?? 0;
     if (this.closing) throw new RateLimitedError("The server is shutting down; subscribe again.", 1);
     if (userSubscriptions >= this.settings.subscriptionsPerUser) {
+      this.onRefusal("live-subscriptions-per-user");
       throw new RateLimitedError(`At most ${this.settings.subscriptionsPerUser} live subscriptions per user.`, 60);
     }
     // A distinct SSE stream is a connection of its own; a WebSocket or a graphql-sse single connection was counted when it opened.
     const sse = ctx.connection === null;
-    if (sse && !this.openConnection(ctx.clientIp)) throw new RateLimitedError(`At most ${this.settings.connectionsPerIp} live connections per address.`, 60);
+    const transport = ctx.connection?.transport ?? "sse";
+    if (sse && !this.openConnection(ctx.clientIp, "sse")) throw new RateLimitedError(`At most ${this.settings.connectionsPerIp} live connections per address.`, 60);
     this.subscriptionsByUser.set(viewer.id, userSubscriptions + 1);
 
     return new Repeater<T>(async (push, stop) => {
@@ -119,8 +139,10 @@ export class Realtime {
       const expiresInMs = accessTokenExpiry(header) - Date.now();
       const expiry = Number.isFinite(expiresInMs) && expiresInMs < MAX_TIMER_MS ? setTimeout(() => end("credentialEnded"), Math.max(0, expiresInMs)) : undefined;
       this.openStreams++;
+      this.subscriptions[transport]++;
       void stop.then(() => {
         this.openStreams--;
+        this.subscriptions[transport]--;
         ended = true;
         wake?.();
         clearInterval(recheck);
@@ -130,7 +152,7 @@ export class Realtime {
         const left = (this.subscriptionsByUser.get(viewer.id) ?? 1) - 1;
         if (left > 0) this.subscriptionsByUser.set(viewer.id, left);
         else this.subscriptionsByUser.delete(viewer.id);
-        if (sse) this.closeConnection(ctx.clientIp);
+        if (sse) this.closeConnection(ctx.clientIp, "sse");
       });
 
       // The source delivers as events come; a subscriber that falls behind is dropped rather than buffered without bound.

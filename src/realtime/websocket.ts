@@ -58,10 +58,10 @@ export function attachWebSockets(server: Server, app: App, realtime: Realtime, c
     if (new URL(req.url ?? "/", "http://chirp").pathname !== endpoint) return refuse(404, "Not Found");
     if (realtime.closing) return refuse(503, "Service Unavailable");
     const ip = clientIp(upgrade, req.socket, config.trustProxy);
-    if (!realtime.openConnection(ip)) return refuse(429, "Too Many Requests");
+    if (!realtime.openConnection(ip, "websocket")) return refuse(429, "Too Many Requests");
     connectionIds.set(req, id);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      ws.once("close", () => realtime.closeConnection(ip));
+      ws.once("close", () => realtime.closeConnection(ip, "websocket"));
       wss.emit("connection", ws, req);
     });
   });
@@ -105,9 +105,10 @@ export function attachWebSockets(server: Server, app: App, realtime: Realtime, c
         operations.scopes.set(id, scope);
         return inScope(scope, async () => {
           if (Object.keys(ctx.subscriptions).length > settings.subscriptionsPerConnection) {
+            realtime.onRefusal("live-subscriptions-per-connection");
             return [new GraphQLError(`At most ${settings.subscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: "RATE_LIMITED" } })];
           }
-          const connection: LiveConnection = { close: (code, reason) => socket.close(code, reason) };
+          const connection: LiveConnection = { transport: "websocket", close: (code, reason) => socket.close(code, reason) };
           const enveloped = app.getEnveloped({ request, req, connection, params: payload, waitUntil: () => {} } as unknown as Parameters<App["getEnveloped"]>[0]);
           let document;
           try {

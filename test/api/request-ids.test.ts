@@ -35,6 +35,7 @@ describe("X-Request-Id", () => {
     ["a multipart request without the CSRF header (403)", () => fetchAs("/graphql", { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x", "content-length": "10" }, body: "--x--\r\n\r\n" }), 403],
     ["/health", () => fetchAs("/health"), 200],
     ["/ready", () => fetchAs("/ready"), 200],
+    ["/metrics", () => fetchAs("/metrics"), 200],
     ["a /media file that is not there", () => fetchAs(`/media/1/${"a".repeat(64)}-small.jpg`), 404],
     ["a path Chirp does not serve", () => fetchAs("/nothing-here"), 404],
   ])("names %s", async (_name, request, status) => {

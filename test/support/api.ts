@@ -60,7 +60,7 @@ export const DEFAULT_PASSWORD = "correct horse battery";
  */
 export async function testApi(config: Config = testConfig, { reader, storage }: { reader?: SqlReader; storage?: MediaStorage } = {}) {
   const { db } = await workerDatabase();
-  const app = createApp({ db: db.prisma, reader: reader ?? db.reader, config, logger: testLogger(), storage });
+  const app = createApp({ db: db.prisma, reader: reader ?? db.reader, config, logger: testLogger(), storage, pool: db.pool });
   let handles = 0;
 
   async function execute<R, V>(
