@@ -1,5 +1,6 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
+import type { Tracer } from "@opentelemetry/api";
 import type { PrismaClient } from "@prisma/client";
 import { execute } from "graphql";
 import { type Plugin, createYoga } from "graphql-yoga";
@@ -21,6 +22,7 @@ import { useMediaFiles } from "./modules/media/media.http.js";
 import { boundedImageProcessor } from "./modules/media/media.images.js";
 import { type MediaStorage, createStorage } from "./modules/media/media.storage.js";
 import { Metrics } from "./observability/metrics.js";
+import { useTracing } from "./observability/tracing.js";
 import { RateLimits } from "./rate-limits.js";
 import { createEventBus } from "./realtime/bus.js";
 import { type LiveConnection, Realtime } from "./realtime/live.js";
@@ -44,6 +46,8 @@ export interface AppDeps {
   reporter?: ErrorReporter;
   /** PostgreSQL's pool, for the metrics' pool gauges (none on PGlite). */
   pool?: PoolCounts;
+  /** Spans go here when tracing is on (src/observability/tracing.ts); none otherwise, at no cost. */
+  tracer?: Tracer;
 }
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
@@ -64,6 +68,7 @@ export function createApp({
   realtime = new Realtime(createEventBus({ redisUrl: undefined, channelPrefix: "" }, logger), config.realtime, logger),
   reporter = new ErrorReporter(logger),
   pool,
+  tracer,
 }: AppDeps) {
   const metrics = config.metrics.enabled ? new Metrics({ settings: config.metrics, db, realtime, pool }) : undefined;
   const countRefusal = metrics ? (limit: string) => metrics.rateLimited.inc({ limit }) : undefined;
@@ -90,6 +95,7 @@ export function createApp({
     maskedErrors: { isDev: false, maskError },
     plugins: [
       useRequestLog(logger, config.trustProxy),
+      ...(tracer ? [useTracing(tracer, config.trustProxy)] : []),
       ...(metrics ? metrics.plugins() : []),
       useResponseHeaders(),
       useReadiness(db, shutdown),

@@ -122,6 +122,10 @@ const EnvSchema = z.object({
   METRICS_TOKEN: z.string().trim().min(32, "must be at least 32 characters").regex(/^\S+$/, "must not contain spaces").optional(),
   METRICS_MAX_OPERATIONS: z.coerce.number().int().min(1).max(10_000).default(200),
   METRICS_PHASES: boolean.optional(),
+  // The OpenTelemetry SDK reads these (and the other OTEL_* variables) itself; they are checked here so a typo stops the start.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  OTEL_SDK_DISABLED: boolean.optional(),
 });
 
 export type Config = {
@@ -166,6 +170,8 @@ export type Config = {
   media: MediaConfig;
   realtime: RealtimeSettings;
   metrics: MetricsSettings;
+  /** OpenTelemetry traces, exported over OTLP/HTTP where the OTEL_* variables say. */
+  tracing: { enabled: boolean };
 };
 
 /** /metrics for Prometheus (src/observability/metrics.ts). */
@@ -345,6 +351,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxOperations: e.METRICS_MAX_OPERATIONS,
       phases: e.METRICS_PHASES ?? false,
     },
+    tracing: { enabled: !e.OTEL_SDK_DISABLED && (e.OTEL_EXPORTER_OTLP_ENDPOINT ?? e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) !== undefined },
   };
 }
 

@@ -134,7 +134,8 @@ type Adapter = Awaited<ReturnType<AdapterFactory["connect"]>>;
 type Queryable = Pick<Adapter, "queryRaw" | "executeRaw">;
 
 /**
- * Every statement Prisma sends, counted and timed for the request in scope, where it reaches the driver: BEGIN inside startTransaction, and the COMMIT or ROLLBACK an
+ * Every statement Prisma sends, counted and timed for the request in scope (and a span when it is
+ * traced), where it reaches the driver: BEGIN inside startTransaction, and the COMMIT or ROLLBACK an
  * adapter sends itself (PGlite's "phantom" ones), included.
  */
 function tracked(factory: AdapterFactory): AdapterFactory {

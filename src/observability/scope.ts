@@ -1,10 +1,21 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { type Context, type Span, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+
+/** What a traced request (or WebSocket operation) gives its SQL statements: the tracer and the span they are children of. */
+export interface ScopeTrace {
+  tracer: Tracer;
+  /** The request's (or operation's) own span. */
+  root: Span;
+  /** Where a statement's span goes now: under the execute span while it runs, the root's otherwise. */
+  parent: Context;
+}
 
 /**
  * One HTTP request, or one operation over a WebSocket, from its first hook to its answer: its id
  * (every log line logged while it runs carries it, through the logger's mixin), the error codes it
- * answers with and what it asked the database. Held in an AsyncLocalStorage, so code far from the
- * request (the SQL reader, Prisma's adapter, the error reporter) finds it without being handed it.
+ * answers with, what it asked the database, and its trace when tracing is on. Held in an
+ * AsyncLocalStorage, so code far from the request (the SQL reader, Prisma's adapter, the error
+ * reporter) finds it without being handed it.
  */
 export class RequestScope {
   /** Error codes the answer carries, top-level and typed results', with how often each occurs. */
@@ -16,6 +27,7 @@ export class RequestScope {
   operationType: string | undefined;
   userId: number | undefined;
   ip: string | undefined;
+  trace: ScopeTrace | undefined;
   /** Where the metrics of the app serving the request count its error codes. */
   countErrorCode: ((code: string) => void) | undefined;
   readonly startedAt = performance.now();
@@ -60,21 +72,31 @@ export function noteErrorCode(code: string) {
   scope.countErrorCode?.(code);
 }
 
+/** The first word of a statement (SELECT, INSERT, BEGIN…), the name of its span. */
+const verb = (sql: string) => /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? "SQL";
+
 /**
- * Runs one SQL statement for the request in scope: counted and timed.
+ * Runs one SQL statement for the request in scope: counted, timed and, when the request is traced,
+ * a child span with the statement's text (its placeholders, never the values bound to them).
  */
-export function trackStatement<T>(_sql: string, run: () => Promise<T>): Promise<T> {
+export function trackStatement<T>(sql: string, run: () => Promise<T>): Promise<T> {
   const scope = storage.getStore();
   if (!scope) return run();
   scope.statements++;
   const started = performance.now();
-  const done = () => void (scope.dbMs += performance.now() - started);
+  const trace = scope.trace;
+  const span = trace?.tracer.startSpan(verb(sql), { kind: SpanKind.CLIENT, attributes: { "db.system": "postgresql", "db.statement": sql } }, trace.parent);
+  const done = () => {
+    scope.dbMs += performance.now() - started;
+    span?.end();
+  };
   return run().then(
     (result) => {
       done();
       return result;
     },
     (error: unknown) => {
+      span?.setStatus({ code: SpanStatusCode.ERROR });
       done();
       throw error;
     },
