@@ -11,7 +11,6 @@ import { sweepUnattachedMedia } from "./modules/media/media.service.js";
 import { createStorage } from "./modules/media/media.storage.js";
 import { removeExpiredEmailData } from "./modules/account/account.service.js";
 import { createMailer } from "./modules/mail/mailer.js";
-import { startTracing } from "./observability/tracing.js";
 import { createEventBus } from "./realtime/bus.js";
 import { Realtime } from "./realtime/live.js";
 import { attachWebSockets } from "./realtime/websocket.js";
@@ -27,7 +26,7 @@ try {
 }
 const logger = createLogger(config.logLevel);
 // Only with OTEL_EXPORTER_OTLP_ENDPOINT: without it there is no provider, and no span is ever made.
-const tracing = config.tracing.enabled ? startTracing() : undefined;
+const tracing = config.tracing.enabled ? (await import("./observability/tracing-sdk.js")).startTracing() : undefined;
 
 const db = await openDatabase({
   url: config.databaseUrl,
