@@ -23,7 +23,8 @@ const USAGE = `npm run bench -- [options]
   --reset            drop and reload the bench database
   --no-build         use the existing dist/ instead of running npm run build
   --no-embedded      skip the embedded-start measurement
-Environment: BENCH_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/chirp_bench)`;
+Environment: BENCH_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/chirp_bench),
+  BENCH_CHIRP_ENV (Chirp's extra settings, space-separated KEY=VALUE: METRICS_TOKEN=…, OTEL_EXPORTER_OTLP_ENDPOINT=…)`;
 
 /** The latency runs go at this share of PostGraphile's saturated rate in the same round. */
 const FIXED_RATE_SHARE = 0.5;

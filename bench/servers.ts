@@ -137,7 +137,13 @@ export interface RunningServer extends Child {
 }
 
 const baseEnv = () => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" });
+
+/** BENCH_CHIRP_ENV="METRICS_TOKEN=… OTEL_EXPORTER_OTLP_ENDPOINT=…": Chirp's settings to measure (space-separated KEY=VALUE). */
+const chirpEnv = (): Record<string, string> =>
+  Object.fromEntries((process.env.BENCH_CHIRP_ENV ?? "").split(/\s+/).filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
 const JWT_SECRET = randomBytes(32).toString("hex");
+// Production refuses to start without them (issue 10); the benchmark sends no mail.
+const MAIL_ENV = { SMTP_URL: "smtp://127.0.0.1:9", MAIL_FROM: "Chirp <bench@localhost>", APP_URL: "http://localhost:3000" };
 
 /** Starts one server as a single Node process with NODE_ENV=production and a pool of 10, and waits until it answers. */
 export async function startServer(name: ServerName, databaseUrl: string): Promise<RunningServer> {
@@ -153,7 +159,7 @@ export async function startServer(name: ServerName, databaseUrl: string): Promis
   const node = process.execPath;
   const child =
     name === "chirp"
-      ? spawnChild(node, ["dist/server.js"], { ...env, JWT_SECRET, ACCESS_TOKEN_TTL: "86400", LOG_LEVEL: "warn" })
+      ? spawnChild(node, ["dist/server.js"], { ...env, JWT_SECRET, ACCESS_TOKEN_TTL: "86400", LOG_LEVEL: "warn", ...MAIL_ENV, ...chirpEnv() })
       : name === "postgraphile"
         ? spawnChild(node, ["-r", join(PEERS, "polyfill.cjs"), join(PEERS, "postgraphile.mjs")], env)
         : spawnChild(node, [CEILING_JS], env);

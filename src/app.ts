@@ -1,11 +1,13 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
+import type { Tracer } from "@opentelemetry/api";
 import type { PrismaClient } from "@prisma/client";
 import { execute } from "graphql";
 import { type Plugin, createYoga } from "graphql-yoga";
 import { createFetch } from "@whatwg-node/fetch";
 import type { Config } from "./config.js";
 import { type Context, createContext } from "./context.js";
+import type { PoolCounts } from "./db.js";
 import { ErrorReporter } from "./error-reporter.js";
 import { useConnectionArgs } from "./graphql/connection-args.js";
 import { maskError, useErrorCodes } from "./graphql/errors.js";
@@ -19,6 +21,8 @@ import { useAuthentication } from "./modules/auth/auth.plugin.js";
 import { useMediaFiles } from "./modules/media/media.http.js";
 import { boundedImageProcessor } from "./modules/media/media.images.js";
 import { type MediaStorage, createStorage } from "./modules/media/media.storage.js";
+import { Metrics } from "./observability/metrics.js";
+import { useTracing } from "./observability/tracing.js";
 import { RateLimits } from "./rate-limits.js";
 import { createEventBus } from "./realtime/bus.js";
 import { type LiveConnection, Realtime } from "./realtime/live.js";
@@ -40,6 +44,10 @@ export interface AppDeps {
   realtime?: Realtime;
   /** Logs unexpected errors, each kind once per interval; src/server.ts shares it with the WebSocket server. */
   reporter?: ErrorReporter;
+  /** PostgreSQL's pool, for the metrics' pool gauges (none on PGlite). */
+  pool?: PoolCounts;
+  /** Spans go here when tracing is on (src/observability/tracing.ts); none otherwise, at no cost. */
+  tracer?: Tracer;
 }
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
@@ -59,8 +67,14 @@ export function createApp({
   storage = createStorage(config.media.storage),
   realtime = new Realtime(createEventBus({ redisUrl: undefined, channelPrefix: "" }, logger), config.realtime, logger),
   reporter = new ErrorReporter(logger),
+  pool,
+  tracer,
 }: AppDeps) {
-  const rateLimits = new RateLimits(config.rateLimits);
+  const metrics = config.metrics.enabled ? new Metrics({ settings: config.metrics, db, realtime, pool }) : undefined;
+  const countRefusal = metrics ? (limit: string) => metrics.rateLimited.inc({ limit }) : undefined;
+  // The live limits are the Realtime's (src/server.ts shares it with the WebSocket server); their refusals count here too.
+  if (countRefusal) realtime.onRefusal = countRefusal;
+  const rateLimits = new RateLimits(config.rateLimits, countRefusal);
   const processImage = boundedImageProcessor(config.media.concurrency);
   const uploads = { maxFileBytes: config.media.maxBytes, maxFiles: config.media.maxFiles };
   return createYoga<ServerContext, Context>({
@@ -72,7 +86,7 @@ export function createApp({
     // Yoga's own GraphiQL page inlines its scripts; ours serves them as files, under a strict CSP.
     graphiql: false,
     // Yoga logs every error that maskError maps, the client's mistakes too; useRequestLog and
-    // useErrorCodes log what Chirp wants logged, with the request's id.
+    // useErrorCodes log what Chirp wants logged, with the request's id (as every line in its scope).
     logging: false,
     cors: corsOptions(config.corsOrigins),
     // Requests whose multipart bodies busboy bounds while they stream in: a file past the limit ends the read.
@@ -81,6 +95,8 @@ export function createApp({
     maskedErrors: { isDev: false, maskError },
     plugins: [
       useRequestLog(logger, config.trustProxy),
+      ...(tracer ? [useTracing(tracer, config.trustProxy)] : []),
+      ...(metrics ? metrics.plugins() : []),
       useResponseHeaders(),
       useReadiness(db, shutdown),
       { onDispose: () => reporter.flush() },
@@ -92,7 +108,7 @@ export function createApp({
       useConnectionArgs(),
       useAuthentication(),
       useCredentialEndNotice(),
-      useErrorCodes(reporter, logger, { production: config.env === "production" }),
+      useErrorCodes(reporter, { production: config.env === "production" }),
       useGraphQLJsExecute(),
       EnvelopArmorPlugin({
         maxDepth: { n: 12 },

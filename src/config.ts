@@ -118,6 +118,14 @@ const EnvSchema = z.object({
   REALTIME_MAX_QUEUED_EVENTS: z.coerce.number().int().min(1).default(100),
   REALTIME_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
   REALTIME_SSE_RESERVATION_TIMEOUT: z.coerce.number().int().min(1).max(60).default(5),
+  METRICS: boolean.optional(),
+  METRICS_TOKEN: z.string().trim().min(32, "must be at least 32 characters").regex(/^\S+$/, "must not contain spaces").optional(),
+  METRICS_MAX_OPERATIONS: z.coerce.number().int().min(1).max(10_000).default(200),
+  METRICS_PHASES: boolean.optional(),
+  // The OpenTelemetry SDK reads these (and the other OTEL_* variables) itself; they are checked here so a typo stops the start.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  OTEL_SDK_DISABLED: boolean.optional(),
 });
 
 export type Config = {
@@ -161,7 +169,21 @@ export type Config = {
   outbox: OutboxSettings;
   media: MediaConfig;
   realtime: RealtimeSettings;
+  metrics: MetricsSettings;
+  /** OpenTelemetry traces, exported over OTLP/HTTP where the OTEL_* variables say. */
+  tracing: { enabled: boolean };
 };
+
+/** /metrics for Prometheus (src/observability/metrics.ts). */
+export interface MetricsSettings {
+  enabled: boolean;
+  /** When set, a scrape must send `Authorization: Bearer <token>`. */
+  token: string | undefined;
+  /** Distinct operation names that get a label of their own; later ones are `other`. */
+  maxOperations: number;
+  /** The Prometheus plugin's parse, validate, context and execute histograms. */
+  phases: boolean;
+}
 
 export interface MailConfig {
   /** Where mail goes; undefined (outside production) writes each message as an .eml file into `fileDir`. */
@@ -240,6 +262,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const missing = production ? (["JWT_SECRET", "SMTP_URL", "MAIL_FROM", "APP_URL"] as const).filter((name) => !e[name]) : [];
   if (missing.length > 0) throw new ConfigError(`Invalid configuration:\n${missing.map((name) => `  ${name}: required when NODE_ENV=production`).join("\n")}`);
   if (e.MEDIA_STORAGE === "s3" && !e.S3_BUCKET) throw new ConfigError("Invalid configuration:\n  S3_BUCKET: required when MEDIA_STORAGE=s3");
+  // In production the metrics (operation names, error rates, pool figures) are for the operators only.
+  if (production && e.METRICS && !e.METRICS_TOKEN) throw new ConfigError("Invalid configuration:\n  METRICS: needs METRICS_TOKEN when NODE_ENV=production");
   if (!e.S3_ACCESS_KEY_ID !== !e.S3_SECRET_ACCESS_KEY) throw new ConfigError("Invalid configuration:\n  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: give both or neither (the SDK's default credentials)");
   const dataDir = resolve(e.DATA_DIR);
   return {
@@ -321,6 +345,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBufferedBytes: e.REALTIME_MAX_BUFFERED_BYTES,
       sseReservationTimeoutMs: e.REALTIME_SSE_RESERVATION_TIMEOUT * 1000,
     },
+    metrics: {
+      enabled: e.METRICS ?? (!production || e.METRICS_TOKEN !== undefined),
+      token: e.METRICS_TOKEN,
+      maxOperations: e.METRICS_MAX_OPERATIONS,
+      phases: e.METRICS_PHASES ?? false,
+    },
+    tracing: { enabled: !e.OTEL_SDK_DISABLED && (e.OTEL_EXPORTER_OTLP_ENDPOINT ?? e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) !== undefined },
   };
 }
 

@@ -6,6 +6,7 @@ import { type Prisma, PrismaClient } from "@prisma/client";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { datamodel } from "./generated/sql-datamodel.js";
+import { trackStatement } from "./observability/scope.js";
 import { buildModels } from "./sql/model.js";
 import { type Fallback, SqlReader, type SqlReaderOptions } from "./sql/reader.js";
 
@@ -16,8 +17,17 @@ export interface SqlSession {
   release(): Promise<void>;
 }
 
+/** A node-postgres pool's counts (pg.Pool has them), for the metrics. */
+export interface PoolCounts {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+}
+
 export interface Database {
   kind: "pglite" | "postgresql";
+  /** PostgreSQL's connection pool; PGlite has none (one connection, in this process). */
+  pool?: PoolCounts;
   prisma: PrismaClient;
   /** Compiled reads for the hot paths, on the same connections as Prisma. */
   reader: SqlReader;
@@ -54,7 +64,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 const DEFAULT_TRANSACTION_TIMEOUT_MS = 15_000;
 
-function createPrisma(adapter: Prisma.PrismaClientOptions["adapter"], { onQuery, transactionTimeoutMs, connectTimeoutMs }: DatabaseOptions) {
+type AdapterFactory = NonNullable<Prisma.PrismaClientOptions["adapter"]>;
+
+function createPrisma(factory: AdapterFactory, { onQuery, transactionTimeoutMs, connectTimeoutMs }: DatabaseOptions) {
+  const adapter = tracked(factory);
   // A transaction waits for a pooled connection as long as a query does (the pool's own timeout reports it).
   const transactionOptions = { timeout: transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS, maxWait: (connectTimeoutMs ?? 5_000) + 1_000 };
   if (!onQuery) return new PrismaClient({ adapter, transactionOptions });
@@ -72,7 +85,7 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
     kind: "pglite",
     prisma,
     // PGlite names no statements; its query waits for any open transaction, like a pool connection would.
-    reader: new SqlReader(({ text, values }) => pglite.query(text, values), readerOptions(options)),
+    reader: new SqlReader(({ text, values }) => trackStatement(text, () => pglite.query(text, values)), readerOptions(options)),
     // PGlite is a single connection: the session is the database itself.
     session: async () => ({
       query: async (sql, params) => pglite.query(sql, params),
@@ -95,8 +108,9 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   const prisma = createPrisma(releasingFailedTransactions(new PrismaPg(pool)), options);
   return {
     kind: "postgresql",
+    pool,
     prisma,
-    reader: new SqlReader((statement) => pool.query(statement), readerOptions(options)),
+    reader: new SqlReader((statement) => trackStatement(statement.text, () => pool.query(statement)), readerOptions(options)),
     session: async () => {
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis });
       // A failure shows in the next query; the 'error' event alone would end the process.
@@ -116,6 +130,41 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
 }
 
 type PgAdapter = Awaited<ReturnType<PrismaPg["connect"]>>;
+type Adapter = Awaited<ReturnType<AdapterFactory["connect"]>>;
+type Queryable = Pick<Adapter, "queryRaw" | "executeRaw">;
+
+/**
+ * Every statement Prisma sends, counted and timed for the request in scope (and a span when it is
+ * traced), where it reaches the driver: BEGIN inside startTransaction, and the COMMIT or ROLLBACK an
+ * adapter sends itself (PGlite's "phantom" ones), included.
+ */
+function tracked(factory: AdapterFactory): AdapterFactory {
+  const connect = factory.connect.bind(factory);
+  const track = (queryable: Queryable) => {
+    const queryRaw = queryable.queryRaw.bind(queryable);
+    const executeRaw = queryable.executeRaw.bind(queryable);
+    queryable.queryRaw = (query) => trackStatement(query.sql, () => queryRaw(query));
+    queryable.executeRaw = (query) => trackStatement(query.sql, () => executeRaw(query));
+  };
+  factory.connect = async () => {
+    const adapter = await connect();
+    track(adapter);
+    const startTransaction = adapter.startTransaction.bind(adapter);
+    adapter.startTransaction = async (isolationLevel) => {
+      const transaction = await trackStatement("BEGIN", () => startTransaction(isolationLevel));
+      track(transaction);
+      if (transaction.options.usePhantomQuery) {
+        const commit = transaction.commit.bind(transaction);
+        const rollback = transaction.rollback.bind(transaction);
+        transaction.commit = () => trackStatement("COMMIT", commit);
+        transaction.rollback = () => trackStatement("ROLLBACK", rollback);
+      }
+      return transaction;
+    };
+    return adapter;
+  };
+  return factory;
+}
 
 /**
  * Prisma 6.19 returns a transaction's connection to the pool only after its COMMIT or ROLLBACK

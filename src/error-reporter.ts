@@ -1,5 +1,6 @@
 import { errorChain } from "./db-errors.js";
 import type { Logger } from "./logger.js";
+import { detached } from "./observability/scope.js";
 
 /** How long one kind of error is logged once; later ones of that kind are counted, and the count logged when it ends. */
 const REPORT_INTERVAL_MS = 10_000;
@@ -24,8 +25,8 @@ export class ErrorReporter {
     private readonly intervalMs = REPORT_INTERVAL_MS,
   ) {}
 
-  /** `log` is the request's logger when there is one, so the first line of a kind carries its request id. */
-  report(error: unknown, message: string, log: Logger = this.logger): void {
+  /** Logged in the request's scope, the first line of a kind carries its request id. */
+  report(error: unknown, message: string): void {
     if (typeof error === "object" && error !== null) this.reported.add(error);
     const kind = kindOf(error);
     const interval = this.open.get(kind);
@@ -33,8 +34,9 @@ export class ErrorReporter {
       interval.suppressed++;
       return;
     }
-    log.error({ err: error, kind }, message);
-    const timer = setTimeout(() => this.close(kind), this.intervalMs);
+    this.logger.error({ err: error, kind }, message);
+    // The count at the interval's end belongs to no one request.
+    const timer = detached(() => setTimeout(() => this.close(kind), this.intervalMs));
     timer.unref();
     this.open.set(kind, { message, suppressed: 0, timer });
   }

@@ -1,5 +1,6 @@
 import { Prisma } from "@prisma/client";
 import { type DestinationStream, pino } from "pino";
+import { currentScope } from "./observability/scope.js";
 
 export type Logger = pino.Logger;
 
@@ -19,9 +20,23 @@ const REDACT = [
   "*.variables",
 ];
 
+const NO_REQUEST = Object.freeze({});
+
+/** Every line logged while a request (or a WebSocket operation) runs carries its id, wherever in the code it is logged. */
+const requestId = () => {
+  const scope = currentScope();
+  return scope ? { reqId: scope.id } : NO_REQUEST;
+};
+
+/** As pino's own (the line's fields over the mixin's), without an object to fill for a line outside any request. */
+const mergeRequestId = (fields: object, mixin: object) => (mixin === NO_REQUEST ? fields : Object.assign(mixin, fields));
+
 /** JSON lines on stdout, or on `destination` (tests read what was logged). */
 export const createLogger = (level: string, destination?: DestinationStream) =>
-  pino({ level, base: undefined, redact: { paths: REDACT, censor: "[redacted]" }, serializers: { err: serializeError } }, destination);
+  pino(
+    { level, base: undefined, mixin: requestId, mixinMergeStrategy: mergeRequestId, redact: { paths: REDACT, censor: "[redacted]" }, serializers: { err: serializeError } },
+    destination,
+  );
 
 /**
  * pino's error serializer, minus what can carry a client's data: Prisma's validation errors print

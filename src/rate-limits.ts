@@ -38,7 +38,11 @@ export class RateLimits {
   private readonly resetByIp: RateLimiterMemory;
   private readonly addressChangeByAccount: RateLimiterMemory;
 
-  constructor(settings: RateLimitSettings) {
+  /** `onRefusal` is told the name of each limit that refuses (the metrics count them). */
+  constructor(
+    settings: RateLimitSettings,
+    private readonly onRefusal: (limit: string) => void = () => {},
+  ) {
     const duration = settings.windowSeconds;
     this.logInByAccountAndIp = new RateLimiterMemory({ keyPrefix: "login-account-ip", points: settings.loginFailuresPerAccountAndIp, duration });
     this.logInByAccount = new RateLimiterMemory({ keyPrefix: "login-account", points: settings.loginFailuresPerAccount, duration });
@@ -57,9 +61,9 @@ export class RateLimits {
    * the account's or the address's shared allowance.
    */
   async logInAttempt(account: string, ip: string) {
-    await consume(this.logInByAccountAndIp, pairKey(account, ip), "Too many failed log-ins");
-    await consume(this.logInByIp, ip, "Too many failed log-ins from this address");
-    await consume(this.logInByAccount, account, "Too many failed log-ins for this account");
+    await this.consume(this.logInByAccountAndIp, pairKey(account, ip), "Too many failed log-ins");
+    await this.consume(this.logInByIp, ip, "Too many failed log-ins from this address");
+    await this.consume(this.logInByAccount, account, "Too many failed log-ins for this account");
   }
 
   /** The attempt was right: the run of failures ends and the attempt is given back. */
@@ -72,7 +76,7 @@ export class RateLimits {
   }
 
   async signUp(ip: string) {
-    await consume(this.signUpByIp, ip, "Too many sign-ups from this address");
+    await this.consume(this.signUpByIp, ip, "Too many sign-ups from this address");
   }
 
   /**
@@ -80,32 +84,34 @@ export class RateLimits {
    * has that address, so the limit itself tells nothing about which addresses exist.
    */
   async passwordReset(email: string, ip: string) {
-    await consume(this.resetByIp, ip, "Too many password resets from your network address");
+    await this.consume(this.resetByIp, ip, "Too many password resets from your network address");
     await this.mailTo(email, ip);
   }
 
   /** Counts a mail with a link to `email`, so nobody can flood an inbox. */
   /** A change of address asked by `account`, to `email`: each account may ask as often as one address may be mailed. */
   async addressChange(account: string, email: string, ip: string) {
-    await consume(this.addressChangeByAccount, account, "Too many changes of address for this account");
+    await this.consume(this.addressChangeByAccount, account, "Too many changes of address for this account");
     await this.mailTo(email, ip);
   }
 
   /** A mail with a link to `email`, asked from `ip`. */
   async mailTo(email: string, ip: string) {
-    await consume(this.mailByAddressAndIp, pairKey(email, ip), "Too many mails to this address");
-    await consume(this.mailByAddress, email, "Too many mails to this address");
+    await this.consume(this.mailByAddressAndIp, pairKey(email, ip), "Too many mails to this address");
+    await this.consume(this.mailByAddress, email, "Too many mails to this address");
+  }
+
+  private async consume(limiter: RateLimiterMemory, key: string, what: string) {
+    try {
+      await limiter.consume(key);
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw error;
+      // The limiter's key prefix names the limit (login-account-ip, signup-ip, …): a fixed set.
+      this.onRefusal(limiter.keyPrefix);
+      const seconds = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
+      throw new RateLimitedError(`${what}; try again in ${seconds} seconds.`, seconds);
+    }
   }
 }
 
 const pairKey = (account: string, ip: string) => `${account}|${ip}`;
-
-async function consume(limiter: RateLimiterMemory, key: string, what: string) {
-  try {
-    await limiter.consume(key);
-  } catch (error) {
-    if (!(error instanceof RateLimiterRes)) throw error;
-    const seconds = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
-    throw new RateLimitedError(`${what}; try again in ${seconds} seconds.`, seconds);
-  }
-}

@@ -25,6 +25,8 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config.logLevel);
+// Only with OTEL_EXPORTER_OTLP_ENDPOINT: without it there is no provider, and no span is ever made.
+const tracing = config.tracing.enabled ? (await import("./observability/tracing-sdk.js")).startTracing() : undefined;
 
 const db = await openDatabase({
   url: config.databaseUrl,
@@ -63,7 +65,7 @@ const shutdown = new AbortController();
 const realtime = new Realtime(createEventBus(config.realtime, logger), config.realtime, logger);
 // One reporter for HTTP and WebSocket errors: one count per kind, flushed once when the app is disposed.
 const reporter = new ErrorReporter(logger);
-const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage, realtime, reporter });
+const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage, realtime, reporter, pool: db.pool, tracer: tracing?.tracer });
 const { server, drain } = createHttpServer(app, config.http);
 attachWebSockets(server, app, realtime, config, logger, reporter);
 server.on("error", async (error: NodeJS.ErrnoException) => {
@@ -77,7 +79,10 @@ server.on("error", async (error: NodeJS.ErrnoException) => {
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as { port: number };
   const url = `http://localhost:${port}/graphql`;
-  logger.info({ url, port, database: db.kind, events: realtime.bus.kind, startupMs: Math.round(performance.now() - startedAt) }, `Chirp is ready at ${url}`);
+  logger.info(
+    { url, port, database: db.kind, events: realtime.bus.kind, metrics: config.metrics.enabled, tracing: config.tracing.enabled, startupMs: Math.round(performance.now() - startedAt) },
+    `Chirp is ready at ${url}`,
+  );
 });
 
 async function stop(signal: string) {
@@ -93,6 +98,8 @@ async function stop(signal: string) {
   if (cut > 0) logger.warn({ connections: cut }, "cut connections still busy after SHUTDOWN_TIMEOUT");
   await app.dispose();
   await db.close();
+  // The spans of the last requests, still in the batch.
+  await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: { message: (error as Error).message } }, "could not export the last spans"));
   logger.info("stopped");
   process.exit(0);
 }

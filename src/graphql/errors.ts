@@ -4,8 +4,7 @@ import { type Plugin, mapAsyncIterator } from "graphql-yoga";
 import { isDatabaseUnavailable } from "../db-errors.js";
 import type { ErrorReporter } from "../error-reporter.js";
 import { DomainError, ERROR_CODES, type ErrorCode, RateLimitedError } from "../errors.js";
-import type { Logger } from "../logger.js";
-import { noteErrorCode, requestLogger } from "./request-log.js";
+import { noteErrorCode } from "../observability/scope.js";
 
 const withCode = (code: ErrorCode, message: string) => new GraphQLError(message, { extensions: { code } });
 
@@ -100,24 +99,24 @@ const SPEC_400 = { spec: true, status: 400 };
  * request without one (REQUEST_ERRORS), and its messages of bad variables print the value the client
  * sent, which error reporters in front-ends then keep: those values are cut out (and, in
  * production, the suggestions of names that map the schema). Anything else without a known code is
- * a bug: masked and logged. The errors behind the answer are logged here, with the request's id,
- * through `reporter`, which logs each kind once per interval.
+ * a bug: masked and logged. The errors behind the answer are logged here (with the request's id, as
+ * every line logged in its scope) through `reporter`, which logs each kind once per interval.
  */
-export function useErrorCodes(reporter: ErrorReporter, logger: Logger, options: { production: boolean }): Plugin {
-  const process = resultNormaliser(reporter, logger, options);
+export function useErrorCodes(reporter: ErrorReporter, options: { production: boolean }): Plugin {
+  const process = resultNormaliser(reporter, options);
   return {
-    onResultProcess({ request, result, setResult }) {
-      if (Array.isArray(result)) setResult(result.map((r) => process(r, request)));
+    onResultProcess({ result, setResult }) {
+      if (Array.isArray(result)) setResult(result.map(process));
       // A subscription over SSE: each of its results.
-      else if (Symbol.asyncIterator in result) setResult(mapAsyncIterator(result, (r: ExecutionResult) => process(r, request)));
-      else setResult(process(result, request));
+      else if (Symbol.asyncIterator in result) setResult(mapAsyncIterator(result, process));
+      else setResult(process(result));
     },
   };
 }
 
 /** What useErrorCodes does to each result, for transports Yoga's result processing does not see (WebSockets). */
-export function resultNormaliser(reporter: ErrorReporter, logger: Logger, { production }: { production: boolean }) {
-  const normalise = (request: Request) => (error: GraphQLError): GraphQLError => {
+export function resultNormaliser(reporter: ErrorReporter, { production }: { production: boolean }) {
+  const normalise = (error: GraphQLError): GraphQLError => {
     let result = error;
     const code = error.extensions?.code;
     const armor = ARMOR_LIMIT.exec(error.message);
@@ -135,12 +134,11 @@ export function resultNormaliser(reporter: ErrorReporter, logger: Logger, { prod
       result = recoded(error, code, error.message, { status: 400 });
     }
     const report = toReport.get(result);
-    if (report) reporter.report(report.error, report.message, requestLogger(request, logger));
-    noteErrorCode(request, String(result.extensions.code));
+    if (report) reporter.report(report.error, report.message);
+    noteErrorCode(String(result.extensions.code));
     return result;
   };
-  return (result: ExecutionResult, request: Request): ExecutionResult =>
-    result.errors?.length ? { ...result, errors: result.errors.map(normalise(request)) } : result;
+  return (result: ExecutionResult): ExecutionResult => (result.errors?.length ? { ...result, errors: result.errors.map(normalise) } : result);
 }
 
 const recoded = (error: GraphQLError, code: ErrorCode, message: string, http?: object) =>

@@ -1,7 +1,7 @@
 import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes, completeValue } from "@pothos/core";
 import type { GraphQLFieldResolver } from "graphql";
 import { DOMAIN_ERROR_CODES } from "../errors.js";
-import { noteErrorCode } from "./request-log.js";
+import { noteErrorCode } from "../observability/scope.js";
 
 const TYPED_CODES = new Set<string>(DOMAIN_ERROR_CODES);
 
@@ -17,11 +17,11 @@ export class TypedErrorCodesPlugin<Types extends SchemaTypes> extends BasePlugin
     fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types["Context"], object> {
     if (!fieldConfig.extensions?.pothosErrors) return resolver;
-    return (parent, args, context: { request?: Request }, info) =>
+    return (parent, args, context, info) =>
       completeValue(resolver(parent, args, context, info), (result: unknown) => {
         // The errors plugin hands its typed results over as proxies of the error, which instanceof does not see through.
         const code = (result as { code?: unknown } | null)?.code;
-        if (typeof code === "string" && TYPED_CODES.has(code) && context.request) noteErrorCode(context.request, code);
+        if (typeof code === "string" && TYPED_CODES.has(code)) noteErrorCode(code);
         return result;
       });
   }

@@ -2,6 +2,7 @@ import { Prisma, type PrismaClient } from "@prisma/client";
 import { v7 as uuidv7 } from "uuid";
 import type { Mail } from "../modules/mail/templates.js";
 import type { OutgoingMail } from "../modules/mail/mailer.js";
+import { currentScope } from "../observability/scope.js";
 
 /** A Prisma client or the transaction client of `$transaction(async (tx) => …)`. */
 export type Tx = Prisma.TransactionClient | PrismaClient;
@@ -13,8 +14,22 @@ export type Tx = Prisma.TransactionClient | PrismaClient;
 export async function queueMail(tx: Tx, recipient: string, mail: Mail) {
   const id = uuidv7();
   await tx.outboxMessage.create({ data: { id, recipient, template: mail.template, subject: mail.subject, text: mail.text, html: mail.html, runAt: new Date() } });
+  const scope = currentScope();
+  if (scope) rememberOrigin(id, scope.id);
   return id;
 }
+
+/** The requests that queued this process's recent messages, so the lines about sending one carry its request's id. */
+const origins = new Map<string, string>();
+const MAX_ORIGINS = 10_000;
+
+function rememberOrigin(messageId: string, requestId: string) {
+  if (origins.size >= MAX_ORIGINS) origins.delete(origins.keys().next().value!);
+  origins.set(messageId, requestId);
+}
+
+/** The id of the request that queued the message, when this process queued it. */
+export const originOf = (messageId: string) => origins.get(messageId);
 
 const listeners = new WeakMap<object, Set<() => void>>();
 

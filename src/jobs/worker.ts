@@ -2,7 +2,8 @@ import type { PrismaClient } from "@prisma/client";
 import type { OutboxSettings } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Mailer } from "../modules/mail/mailer.js";
-import { type Claimed, addSchedules, buryExhausted, claimDue, claimSchedule, markFailed, markSent, msUntilNextDue, onOutboxWake, retryDelay } from "./outbox.js";
+import { RequestScope, detached, inScope } from "../observability/scope.js";
+import { type Claimed, addSchedules, buryExhausted, claimDue, claimSchedule, markFailed, markSent, msUntilNextDue, onOutboxWake, originOf, retryDelay } from "./outbox.js";
 
 /** Work that runs once per `intervalMs` across every instance (e.g. removing expired tokens). */
 export interface PeriodicTask {
@@ -42,7 +43,13 @@ export function startWorker({ db, logger, mailer, settings, periodic = [], batch
   let again = false;
   const log = logger.child({ component: "outbox" });
 
-  async function deliver(claim: Claimed) {
+  // The lines about a message carry the id of the request that queued it (when this process did).
+  function deliver(claim: Claimed) {
+    const origin = originOf(claim.id);
+    return origin ? inScope(new RequestScope(origin), () => send(claim)) : send(claim);
+  }
+
+  async function send(claim: Claimed) {
     try {
       await mailer.send(claim);
     } catch (error) {
@@ -98,7 +105,8 @@ export function startWorker({ db, logger, mailer, settings, periodic = [], batch
       again = true;
       return;
     }
-    round = runRound()
+    // A request's commit wakes the worker: the round is no part of that request.
+    round = detached(runRound)
       .catch((error: unknown) => log.error({ err: error }, "outbox round failed; the next poll tries again"))
       .finally(() => {
         round = null;

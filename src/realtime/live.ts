@@ -7,6 +7,7 @@ import type { Logger } from "../logger.js";
 import { signedIn } from "../modules/auth/auth.plugin.js";
 import { authenticate } from "../modules/auth/auth.service.js";
 import { API_TOKEN_PREFIX } from "../modules/auth/credentials.js";
+import { detached } from "../observability/scope.js";
 import type { EventBus } from "./bus.js";
 
 /** WebSocket close codes Chirp uses (4403 as graphql-ws refuses a connection_init). */
@@ -19,10 +20,17 @@ export const CLOSE = {
   goingAway: 1001,
 } as const;
 
-/** A WebSocket, as the subscriptions running on it see it. */
+/** How live updates travel: a WebSocket, one SSE stream per subscription (Yoga's), or a graphql-sse single connection. */
+export const LIVE_TRANSPORTS = ["websocket", "sse", "graphql-sse"] as const;
+export type LiveTransport = (typeof LIVE_TRANSPORTS)[number];
+
+/** A WebSocket or a graphql-sse single connection, as the subscriptions running on it see it. */
 export interface LiveConnection {
+  transport: Exclude<LiveTransport, "sse">;
   close(code: number, reason: string): void;
 }
+
+const perTransport = (): Record<LiveTransport, number> => ({ websocket: 0, sse: 0, "graphql-sse": 0 });
 
 interface StreamOptions<E> {
   /** Asked first, cheaply: an event it refuses costs no statement of this subscriber. */
@@ -48,6 +56,11 @@ export class Realtime {
   closing = false;
   /** Streams listening on the bus now. */
   openStreams = 0;
+  /** Open subscriptions and connections, by transport (for the metrics). */
+  readonly subscriptions = perTransport();
+  readonly connections = perTransport();
+  /** Told the name of each limit that refuses a subscription or a connection (the metrics count them). */
+  onRefusal: (limit: string) => void = () => {};
   /** graphql-sse single-connection streams, reserved or open (src/realtime/sse.ts). */
   sseStreams = 0;
 
@@ -58,17 +71,23 @@ export class Realtime {
   ) {}
 
   /** Counts a connection (a WebSocket, or an SSE stream) from `ip`; false when it has as many as allowed. */
-  openConnection(ip: string): boolean {
+  openConnection(ip: string, transport: LiveTransport): boolean {
     const open = this.connectionsByIp.get(ip) ?? 0;
-    if (this.closing || open >= this.settings.connectionsPerIp) return false;
+    if (this.closing) return false;
+    if (open >= this.settings.connectionsPerIp) {
+      this.onRefusal("live-connections-per-ip");
+      return false;
+    }
     this.connectionsByIp.set(ip, open + 1);
+    this.connections[transport]++;
     return true;
   }
 
-  closeConnection(ip: string) {
+  closeConnection(ip: string, transport: LiveTransport) {
     const open = (this.connectionsByIp.get(ip) ?? 1) - 1;
     if (open > 0) this.connectionsByIp.set(ip, open);
     else this.connectionsByIp.delete(ip);
+    this.connections[transport]--;
   }
 
   /** Registers how to end a WebSocket when the server shuts down; returns the unregistration. */
@@ -92,11 +111,13 @@ export class Realtime {
     const userSubscriptions = this.subscriptionsByUser.get(viewer.id) ?? 0;
     if (this.closing) throw new RateLimitedError("The server is shutting down; subscribe again.", 1);
     if (userSubscriptions >= this.settings.subscriptionsPerUser) {
+      this.onRefusal("live-subscriptions-per-user");
       throw new RateLimitedError(`At most ${this.settings.subscriptionsPerUser} live subscriptions per user.`, 60);
     }
     // A distinct SSE stream is a connection of its own; a WebSocket or a graphql-sse single connection was counted when it opened.
     const sse = ctx.connection === null;
-    if (sse && !this.openConnection(ctx.clientIp)) throw new RateLimitedError(`At most ${this.settings.connectionsPerIp} live connections per address.`, 60);
+    const transport = ctx.connection?.transport ?? "sse";
+    if (sse && !this.openConnection(ctx.clientIp, "sse")) throw new RateLimitedError(`At most ${this.settings.connectionsPerIp} live connections per address.`, 60);
     this.subscriptionsByUser.set(viewer.id, userSubscriptions + 1);
 
     return new Repeater<T>(async (push, stop) => {
@@ -118,8 +139,10 @@ export class Realtime {
       const expiresInMs = accessTokenExpiry(header) - Date.now();
       const expiry = Number.isFinite(expiresInMs) && expiresInMs < MAX_TIMER_MS ? setTimeout(() => end("credentialEnded"), Math.max(0, expiresInMs)) : undefined;
       this.openStreams++;
+      this.subscriptions[transport]++;
       void stop.then(() => {
         this.openStreams--;
+        this.subscriptions[transport]--;
         ended = true;
         wake?.();
         clearInterval(recheck);
@@ -129,7 +152,7 @@ export class Realtime {
         const left = (this.subscriptionsByUser.get(viewer.id) ?? 1) - 1;
         if (left > 0) this.subscriptionsByUser.set(viewer.id, left);
         else this.subscriptionsByUser.delete(viewer.id);
-        if (sse) this.closeConnection(ctx.clientIp);
+        if (sse) this.closeConnection(ctx.clientIp, "sse");
       });
 
       // The source delivers as events come; a subscriber that falls behind is dropped rather than buffered without bound.
@@ -225,6 +248,11 @@ export class Audience<E extends object> {
 
   private listen() {
     if (this.listening) return;
+    // Out of the first subscriber's scope: the loop serves every subscriber, and outlives that one.
+    detached(() => this.loop());
+  }
+
+  private loop() {
     const iterator = (this.listening = this.source()[Symbol.asyncIterator]());
     let delivered = Promise.resolve();
     void (async () => {

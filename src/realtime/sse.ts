@@ -74,7 +74,7 @@ export function useSingleConnectionSSE({ endpoint, bodyLimit, db, reader, config
     clearTimeout(reservation.expiry);
     reservation.untrack?.();
     reservations.delete(reservation.token);
-    realtime.closeConnection(reservation.ip);
+    realtime.closeConnection(reservation.ip, "graphql-sse");
     const left = (streamsByUser.get(reservation.userId) ?? 1) - 1;
     if (left > 0) streamsByUser.set(reservation.userId, left);
     else streamsByUser.delete(reservation.userId);
@@ -112,10 +112,11 @@ export function useSingleConnectionSSE({ endpoint, bodyLimit, db, reader, config
     const streams = streamsByUser.get(userId) ?? 0;
     if (realtime.closing) return refuse(payload, new RateLimitedError("The server is shutting down; connect again.", 1));
     if (streams >= realtime.settings.subscriptionsPerUser) {
+      realtime.onRefusal("live-streams-per-user");
       return refuse(payload, new RateLimitedError(`At most ${realtime.settings.subscriptionsPerUser} live-update streams per user.`, 60));
     }
     const ip = clientIp(request, serverContext.req?.socket, config.trustProxy);
-    if (!realtime.openConnection(ip)) return refuse(payload, new RateLimitedError(`At most ${realtime.settings.connectionsPerIp} live connections per address.`, 60));
+    if (!realtime.openConnection(ip, "graphql-sse")) return refuse(payload, new RateLimitedError(`At most ${realtime.settings.connectionsPerIp} live connections per address.`, 60));
     streamsByUser.set(userId, streams + 1);
     realtime.sseStreams++;
     const token = randomUUID();
@@ -127,7 +128,7 @@ export function useSingleConnectionSSE({ endpoint, bodyLimit, db, reader, config
       released: false,
       expiry: setTimeout(() => void expire(reservation), realtime.settings.sseReservationTimeoutMs).unref(),
       // A slow consumer ends the whole stream, as it closes a WebSocket; an ended credential ends its own operation only.
-      connection: { close: (code) => code === CLOSE.slowConsumer && reservation.end?.() },
+      connection: { transport: "graphql-sse", close: (code) => code === CLOSE.slowConsumer && reservation.end?.() },
     };
     reservations.set(token, reservation);
     chosen.set(request, token);

@@ -1,4 +1,5 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import type { Tracer } from "@opentelemetry/api";
 import { type GraphQLFormattedError, print } from "graphql";
 import { expect } from "vitest";
 import { createApp } from "../../src/app.js";
@@ -56,11 +57,12 @@ export const DEFAULT_PASSWORD = "correct horse battery";
 
 /**
  * The app and its database for one test file; call in the file's top level or a beforeAll.
- * `reader` replaces the SQL reader, to make Chirp itself fail (a fault, not a database stand-in).
+ * `reader` replaces the SQL reader, to make Chirp itself fail (a fault, not a database stand-in);
+ * `tracer` turns tracing on (test/api/tracing.test.ts collects the spans in memory).
  */
-export async function testApi(config: Config = testConfig, { reader, storage }: { reader?: SqlReader; storage?: MediaStorage } = {}) {
+export async function testApi(config: Config = testConfig, { reader, storage, tracer }: { reader?: SqlReader; storage?: MediaStorage; tracer?: Tracer } = {}) {
   const { db } = await workerDatabase();
-  const app = createApp({ db: db.prisma, reader: reader ?? db.reader, config, logger: testLogger(), storage });
+  const app = createApp({ db: db.prisma, reader: reader ?? db.reader, config, logger: testLogger(), storage, pool: db.pool, tracer });
   let handles = 0;
 
   async function execute<R, V>(
@@ -85,7 +87,7 @@ export async function testApi(config: Config = testConfig, { reader, storage }: 
   async function executeCounted<R, V>(document: TypedDocumentNode<R, V> | string, variables?: V, options?: { as?: As }) {
     const start = sqlLog.length;
     const result = await execute(document, variables, options);
-    return { ...result, statements: sqlLog.slice(start) };
+    return Object.defineProperty({ ...result, statements: sqlLog.slice(start) }, "headers", { value: result.headers, enumerable: false }) as typeof result & { statements: string[] };
   }
 
   /** Signs a user up through the API; `role: "ADMIN"` and `suspended` are set in the database afterwards. */
