@@ -100,8 +100,9 @@ export function openApiDocument(view: RestView) {
     servers: [{ url: "/api" }],
     customScalars: CUSTOM_SCALARS,
   });
-  for (const route of view.routes.values()) {
-    generator.addRoute({ document: sofaDocument(view, route, models), path: route.path, method: route.method, tags: [route.tag], description: "" });
+  const documents = new Map([...view.routes.values()].map((route) => [route, sofaDocument(view, route, models)]));
+  for (const [route, routeDocument] of documents) {
+    generator.addRoute({ document: routeDocument, path: route.path, method: route.method, tags: [route.tag], description: "" });
   }
   const document = generator.get() as unknown as {
     openapi: string;
@@ -128,7 +129,7 @@ export function openApiDocument(view: RestView) {
     if (operation.requestBody && Object.keys(body?.properties ?? {}).length === 0) delete operation.requestBody;
     else if (operation.requestBody) operation.requestBody.required = true;
     const status = String(route.status ?? 200);
-    const selection = (sofaDocument(view, route, models).definitions[0] as { selectionSet: SelectionSetNode }).selectionSet.selections[0] as FieldNode;
+    const selection = (documents.get(route)!.definitions[0] as { selectionSet: SelectionSetNode }).selectionSet.selections[0] as FieldNode;
     const field = (route.kind === "query" ? view.schema.getQueryType() : view.schema.getMutationType())!.getFields()[route.name]!;
     operation.responses = {
       [status]: { description: route.status === 201 ? "Created." : "OK.", content: { "application/json": { schema: answers.schemaOf(field.type, selection.selectionSet) } } },

@@ -56,6 +56,7 @@ const restError = (status: number, code: string, message: string, headers?: Reco
 export function useRest({ bodyLimit, reporter, logger, production, ...serve }: RestOptions): Plugin<Context> {
   let view: RestView;
   let chirpSchema: GraphQLSchema;
+  let pending: Parameters<NonNullable<Plugin["onSchemaChange"]>>[0] | undefined;
   let document: string | undefined;
   const normalise = resultNormaliser(reporter, logger, { production });
   const validated = new WeakSet<Prepared>();
@@ -70,6 +71,20 @@ export function useRest({ bodyLimit, reporter, logger, production, ...serve }: R
     errorHandler: (errors) => errorResponse(errors as readonly unknown[], reporter),
   };
   const sofa = useSofa(config);
+
+  function build(payload: NonNullable<typeof pending>) {
+    pending = undefined;
+    chirpSchema = payload.schema;
+    view = restView(payload.schema);
+    document = undefined;
+    config.routes = Object.fromEntries(
+      [...view.routes.values()].map((route) => [
+        `${route.kind === "query" ? "Query" : "Mutation"}.${route.name}`,
+        { method: route.method, path: route.path, responseStatus: route.status ?? 200, tags: [route.tag] },
+      ]),
+    );
+    sofa.onSchemaChange?.({ ...payload, schema: view.schema });
+  }
 
   /** Runs a route: SOFA's document as Chirp's schema has it, then the route's reading of the result. */
   async function run(execute: (args: ExecutionArgs) => unknown, validate: (schema: GraphQLSchema, document: ExecutionArgs["document"]) => readonly GraphQLError[], args: ExecutionArgs) {
@@ -111,21 +126,14 @@ export function useRest({ bodyLimit, reporter, logger, production, ...serve }: R
       sofa.onYogaInit?.({ yoga: { getEnveloped } as unknown as YogaServerInstance<Record<string, unknown>, Record<string, unknown>> });
     },
     onSchemaChange(payload) {
-      chirpSchema = payload.schema;
-      view = restView(payload.schema);
-      document = undefined;
-      config.routes = Object.fromEntries(
-        [...view.routes.values()].map((route) => [
-          `${route.kind === "query" ? "Query" : "Mutation"}.${route.name}`,
-          { method: route.method, path: route.path, responseStatus: route.status ?? 200, tags: [route.tag] },
-        ]),
-      );
-      sofa.onSchemaChange?.({ ...payload, schema: view.schema });
+      // Built at the first request to /api: SOFA's routes take a few hundred ms, which a start serving only /graphql need not wait for.
+      pending = payload;
     },
     onRequest(payload) {
       const { url, request, endResponse, fetchAPI } = payload;
       const path = url.pathname;
       if (path !== REST_BASE && !path.startsWith(`${REST_BASE}/`)) return;
+      if (pending) build(pending);
       if (serve.document && path === `${REST_BASE}/openapi.json` && request.method === "GET") {
         document ??= JSON.stringify(openApiDocument(view));
         return endResponse(new fetchAPI.Response(document, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache" } }));

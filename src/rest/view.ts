@@ -16,6 +16,7 @@ import {
   GraphQLList,
   type GraphQLNamedType,
   Kind,
+  type ObjectTypeDefinitionNode,
   type OperationDefinitionNode,
   type SelectionNode,
   type SelectionSetNode,
@@ -26,6 +27,8 @@ import {
   isObjectType,
   isSpecifiedScalarType,
   isUnionType,
+  parse,
+  printType,
 } from "graphql";
 import { isPrivateTo } from "../modules/auth/viewer.js";
 import { REST_ROUTES, type RestRoute } from "./routes.js";
@@ -101,14 +104,20 @@ export function restView(schema: GraphQLSchema) {
     routes.set(name, compiled);
     roots[compiled.kind][name] = routeField(schema, compiled, typeOf, me);
   }
-  const view = new GraphQLSchema({
-    query: new GraphQLObjectType({ name: "Query", fields: roots.query }),
-    mutation: new GraphQLObjectType({ name: "Mutation", fields: roots.mutation }),
-  });
+  const view = new GraphQLSchema({ query: rootType("Query", roots.query), mutation: rootType("Mutation", roots.mutation) });
   return { schema: view, routes, prepare: preparer(routes) };
 }
 
 export type RestView = ReturnType<typeof restView>;
+
+/**
+ * A root type with its AST: SOFA reads each argument's description from the AST of the root type,
+ * and prints and parses the whole type for every argument of every route when it has none (a second at start).
+ */
+function rootType(name: string, fields: GraphQLFieldConfigMap<unknown, unknown>) {
+  const astNode = parse(printType(new GraphQLObjectType({ name, fields }))).definitions[0] as ObjectTypeDefinitionNode;
+  return new GraphQLObjectType({ name, fields, astNode });
+}
 
 /** A nested field as the REST view has it, or null when it has no place there. */
 function restField(config: GraphQLFieldConfig<unknown, unknown>, { privateToo = false } = {}): GraphQLFieldConfig<unknown, unknown> | null {
