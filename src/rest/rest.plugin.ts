@@ -141,6 +141,8 @@ export function useRest({ bodyLimit, reporter, logger, production, ...serve }: R
       if (serve.reference && serveReference(request, path, endResponse, fetchAPI)) return;
       const refused = refuseBody(request, bodyLimit);
       if (refused) return endResponse(refused);
+      // SOFA's router always has its webhook routes (subscriptions POSTed to a URL the client names): not served.
+      if (path === `${REST_BASE}/webhook` || path.startsWith(`${REST_BASE}/webhook/`)) return endResponse(noRoute(request.method, path));
       let answered = false;
       const answer = (response: globalThis.Response) => {
         answered = true;
@@ -152,12 +154,14 @@ export function useRest({ bodyLimit, reporter, logger, production, ...serve }: R
         endResponse(
           allowed.length > 0
             ? restError(405, "BAD_REQUEST", `${request.method} is not a method of ${path}.`, { allow: allowed.join(", ") })
-            : restError(404, "NOT_FOUND", `No route ${request.method} ${path}; the routes are in ${REST_BASE}/openapi.json.`),
+            : noRoute(request.method, path),
         );
       });
     },
   };
 }
+
+const noRoute = (method: string, path: string) => restError(404, "NOT_FOUND", `No route ${method} ${path}; the routes are in ${REST_BASE}/openapi.json.`);
 
 /**
  * A body must be JSON with a Content-Length within the limit: SOFA reads a body whole, so one

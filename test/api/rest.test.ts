@@ -358,6 +358,9 @@ describe("HTTP", () => {
   it("answers an unknown route 404 and a known path with another method 405, with Allow", async () => {
     const unknown = await fetch(`${base}/api/nowhere`);
     expect([unknown.status, await unknown.json()]).toEqual([404, { code: "NOT_FOUND", message: expect.stringContaining("/api/openapi.json") }]);
+    // SOFA's webhook routes (subscriptions delivered to a URL the caller names) are not served.
+    const webhook = await fetch(`${base}/api/webhook`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ subscription: "homeTimelineUpdated", url: "http://127.0.0.1:1/" }) });
+    expect([webhook.status, ((await webhook.json()) as Json).code]).toEqual([404, "NOT_FOUND"]);
     const method = await fetch(`${base}/api/me/api-tokens`, { method: "PATCH" });
     expect(method.status).toBe(405);
     expect(method.headers.get("allow")).toBe("GET, POST");
