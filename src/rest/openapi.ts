@@ -17,10 +17,7 @@ import {
 } from "graphql";
 import { OpenAPI, createSofa, mapToPrimitive } from "sofa-api";
 import { ERROR_CODES } from "../errors.js";
-import { DEFAULT_PAGE, REST_DEPTH, type CompiledRoute, type RestView } from "./view.js";
-
-/** JSON Schema of Chirp's own scalars, for parameters and answers. */
-export const CUSTOM_SCALARS = { DateTime: { type: "string", format: "date-time" } } as const;
+import { CUSTOM_SCALARS, DEFAULT_PAGE, REST_DEPTH, type CompiledRoute, type RestView } from "./view.js";
 
 type Schema = Record<string, unknown>;
 type Operation = {

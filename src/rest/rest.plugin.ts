@@ -1,4 +1,4 @@
-import { useSofa } from "@graphql-yoga/plugin-sofa";
+import type { useSofa } from "@graphql-yoga/plugin-sofa";
 import { Response } from "@whatwg-node/fetch";
 import { type ExecutionArgs, type ExecutionResult, GraphQLError, type GraphQLSchema } from "graphql";
 import type { Plugin, YogaServerInstance } from "graphql-yoga";
@@ -7,9 +7,8 @@ import type { ErrorReporter } from "../error-reporter.js";
 import { maskError, resultNormaliser } from "../graphql/errors.js";
 import { noteErrorCode } from "../graphql/request-log.js";
 import type { Logger } from "../logger.js";
-import { CUSTOM_SCALARS, openApiDocument } from "./openapi.js";
 import { serveReference } from "./reference.js";
-import { DEFAULT_PAGE, type Prepared, REST_DEPTH, type RestView, restView } from "./view.js";
+import { CUSTOM_SCALARS, DEFAULT_PAGE, type Prepared, REST_DEPTH, type RestView, restView } from "./view.js";
 
 export const REST_BASE = "/api";
 
@@ -56,8 +55,10 @@ const restError = (status: number, code: string, message: string, headers?: Reco
 export function useRest({ bodyLimit, reporter, logger, production, ...serve }: RestOptions): Plugin<Context> {
   let view: RestView;
   let chirpSchema: GraphQLSchema;
-  let pending: Parameters<NonNullable<Plugin["onSchemaChange"]>>[0] | undefined;
-  let document: string | undefined;
+  let yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  let schemaChange: Parameters<NonNullable<Plugin["onSchemaChange"]>>[0];
+  let sofa: Promise<ReturnType<typeof useSofa>> | undefined;
+  let document: Promise<string> | undefined;
   const normalise = resultNormaliser(reporter, logger, { production });
   const validated = new WeakSet<Prepared>();
 
@@ -70,10 +71,25 @@ export function useRest({ bodyLimit, reporter, logger, production, ...serve }: R
     swaggerUI: { endpoint: null } as never,
     errorHandler: (errors) => errorResponse(errors as readonly unknown[], reporter),
   };
-  const sofa = useSofa(config);
 
-  function build(payload: NonNullable<typeof pending>) {
-    pending = undefined;
+  /**
+   * SOFA, its routes and the REST view are loaded and built at the first request to /api: importing
+   * SOFA (and fets under it) and building the routes take about a second, which a start need not wait for.
+   */
+  async function start() {
+    const { useSofa } = await import("@graphql-yoga/plugin-sofa");
+    const plugin = useSofa(config);
+    // SOFA executes through getEnveloped(…).execute: every route runs Chirp's plugins, on Chirp's schema.
+    const getEnveloped = (context: Parameters<typeof yoga.getEnveloped>[0]) => {
+      const enveloped = yoga.getEnveloped(context);
+      return { ...enveloped, execute: (args: ExecutionArgs) => run(enveloped.execute, enveloped.validate, args) } as typeof enveloped;
+    };
+    plugin.onYogaInit?.({ yoga: { getEnveloped } as unknown as YogaServerInstance<Record<string, unknown>, Record<string, unknown>> });
+    build(plugin, schemaChange);
+    return plugin;
+  }
+
+  function build(plugin: ReturnType<typeof useSofa>, payload: typeof schemaChange) {
     chirpSchema = payload.schema;
     view = restView(payload.schema);
     document = undefined;
@@ -83,7 +99,7 @@ export function useRest({ bodyLimit, reporter, logger, production, ...serve }: R
         { method: route.method, path: route.path, responseStatus: route.status ?? 200, tags: [route.tag] },
       ]),
     );
-    sofa.onSchemaChange?.({ ...payload, schema: view.schema });
+    plugin.onSchemaChange?.({ ...payload, schema: view.schema });
   }
 
   /** Runs a route: SOFA's document as Chirp's schema has it, then the route's reading of the result. */
@@ -117,48 +133,47 @@ export function useRest({ bodyLimit, reporter, logger, production, ...serve }: R
   }
 
   return {
-    onYogaInit({ yoga }) {
-      // SOFA executes through getEnveloped(…).execute: every route runs Chirp's plugins, on Chirp's schema.
-      const getEnveloped = (context: Parameters<typeof yoga.getEnveloped>[0]) => {
-        const enveloped = yoga.getEnveloped(context);
-        return { ...enveloped, execute: (args: ExecutionArgs) => run(enveloped.execute, enveloped.validate, args) } as typeof enveloped;
-      };
-      sofa.onYogaInit?.({ yoga: { getEnveloped } as unknown as YogaServerInstance<Record<string, unknown>, Record<string, unknown>> });
+    onYogaInit(payload) {
+      yoga = payload.yoga as unknown as typeof yoga;
     },
     onSchemaChange(payload) {
-      // Built at the first request to /api: SOFA's routes take a few hundred ms, which a start serving only /graphql need not wait for.
-      pending = payload;
+      schemaChange = payload;
+      sofa = undefined;
+      document = undefined;
     },
     onRequest(payload) {
-      const { url, request, endResponse, fetchAPI } = payload;
-      const path = url.pathname;
-      if (path !== REST_BASE && !path.startsWith(`${REST_BASE}/`)) return;
-      if (pending) build(pending);
-      if (serve.document && path === `${REST_BASE}/openapi.json` && request.method === "GET") {
-        document ??= JSON.stringify(openApiDocument(view));
-        return endResponse(new fetchAPI.Response(document, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache" } }));
-      }
-      if (serve.reference && serveReference(request, path, endResponse, fetchAPI)) return;
-      const refused = refuseBody(request, bodyLimit);
-      if (refused) return endResponse(refused);
-      // SOFA's router always has its webhook routes (subscriptions POSTed to a URL the client names): not served.
-      if (path === `${REST_BASE}/webhook` || path.startsWith(`${REST_BASE}/webhook/`)) return endResponse(noRoute(request.method, path));
-      let answered = false;
-      const answer = (response: globalThis.Response) => {
-        answered = true;
-        endResponse(response);
-      };
-      return Promise.resolve(sofa.onRequest?.({ ...payload, endResponse: answer })).then(() => {
-        if (answered) return;
-        const allowed = allowedMethods(view, path.slice(REST_BASE.length));
-        endResponse(
-          allowed.length > 0
-            ? restError(405, "BAD_REQUEST", `${request.method} is not a method of ${path}.`, { allow: allowed.join(", ") })
-            : noRoute(request.method, path),
-        );
-      });
+      const path = payload.url.pathname;
+      // Synchronous for every other path: a returned promise would cost each GraphQL request a turn.
+      if (path === REST_BASE || path.startsWith(`${REST_BASE}/`)) return handle(payload, path);
     },
   };
+
+  async function handle(payload: Parameters<NonNullable<Plugin["onRequest"]>>[0], path: string) {
+    const { request, endResponse, fetchAPI } = payload;
+    if (serve.reference && serveReference(request, path, endResponse, fetchAPI)) return;
+    const router = await (sofa ??= start());
+    if (serve.document && path === `${REST_BASE}/openapi.json` && request.method === "GET") {
+      document ??= import("./openapi.js").then(({ openApiDocument }) => JSON.stringify(openApiDocument(view)));
+      return endResponse(new fetchAPI.Response(await document, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache" } }));
+    }
+    const refused = refuseBody(request, bodyLimit);
+    if (refused) return endResponse(refused);
+    // SOFA's router always has its webhook routes (subscriptions POSTed to a URL the client names): not served.
+    if (path === `${REST_BASE}/webhook` || path.startsWith(`${REST_BASE}/webhook/`)) return endResponse(noRoute(request.method, path));
+    let answered = false;
+    const answer = (response: globalThis.Response) => {
+      answered = true;
+      endResponse(response);
+    };
+    await router.onRequest?.({ ...payload, endResponse: answer });
+    if (answered) return;
+    const allowed = allowedMethods(view, path.slice(REST_BASE.length));
+    endResponse(
+      allowed.length > 0
+        ? restError(405, "BAD_REQUEST", `${request.method} is not a method of ${path}.`, { allow: allowed.join(", ") })
+        : noRoute(request.method, path),
+    );
+  }
 }
 
 const noRoute = (method: string, path: string) => restError(404, "NOT_FOUND", `No route ${method} ${path}; the routes are in ${REST_BASE}/openapi.json.`);

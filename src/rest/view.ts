@@ -37,6 +37,8 @@ import { REST_ROUTES, type RestRoute } from "./routes.js";
 export const REST_DEPTH = 1;
 /** A list route's page when the client names neither `first` nor `last`. */
 export const DEFAULT_PAGE = 20;
+/** JSON Schema of Chirp's own scalars, for parameters and answers. */
+export const CUSTOM_SCALARS = { DateTime: { type: "string", format: "date-time" } } as const;
 
 /** A route as the view compiled it. */
 export interface CompiledRoute extends RestRoute {
