@@ -28,6 +28,7 @@ import { createEventBus } from "./realtime/bus.js";
 import { type LiveConnection, Realtime } from "./realtime/live.js";
 import { useCredentialEndNotice, useSingleConnectionSSE } from "./realtime/sse.js";
 import { useReadiness } from "./readiness.js";
+import { useRest } from "./rest/rest.plugin.js";
 import { schema } from "./schema.js";
 import type { SqlReader } from "./sql/reader.js";
 
@@ -104,6 +105,7 @@ export function createApp({
       useMediaFiles(db, storage),
       useSingleConnectionSSE({ endpoint: "/graphql", bodyLimit: config.requestBodyLimit, db, reader, config, realtime }),
       ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
+      useRest({ bodyLimit: config.requestBodyLimit, reporter, logger, production: config.env === "production", document: config.introspection, reference: config.graphiql }),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       useConnectionArgs(),
       useAuthentication(),

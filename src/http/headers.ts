@@ -18,7 +18,8 @@ export function corsOptions(allowed: Config["corsOrigins"]) {
     return {
       origin: [origin],
       credentials: false,
-      methods: ["GET", "POST"],
+      // PUT, PATCH and DELETE are the REST API's (/api).
+      methods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
       allowedHeaders: ["authorization", "content-type", "accept", "x-request-id", ...CSRF_HEADERS],
       exposedHeaders: ["retry-after", "x-request-id"],
       // Chromium caps this at two hours.

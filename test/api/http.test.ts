@@ -244,7 +244,7 @@ describe("CORS", () => {
       expect(response.status).toBe(204);
       expect(response.headers.get("access-control-allow-origin")).toBe(origin);
       expect(response.headers.get("access-control-allow-credentials")).toBeNull();
-      expect(response.headers.get("access-control-allow-methods")).toBe("GET, POST");
+      expect(response.headers.get("access-control-allow-methods")).toBe("GET, POST, PUT, PATCH, DELETE");
       expect(response.headers.get("access-control-allow-headers")).toContain("authorization");
       expect(response.headers.get("access-control-max-age")).toBe("7200");
       expect(response.headers.get("vary")).toMatch(/Origin/);
