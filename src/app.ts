@@ -105,7 +105,7 @@ export function createApp({
       useMediaFiles(db, storage),
       useSingleConnectionSSE({ endpoint: "/graphql", bodyLimit: config.requestBodyLimit, db, reader, config, realtime }),
       ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
-      useRest({ bodyLimit: config.requestBodyLimit, reporter, logger, production: config.env === "production", document: config.introspection, reference: config.graphiql }),
+      useRest({ bodyLimit: config.requestBodyLimit, reporter, production: config.env === "production", document: config.introspection, reference: config.graphiql }),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       useConnectionArgs(),
       useAuthentication(),

@@ -5,8 +5,7 @@ import type { Plugin, YogaServerInstance } from "graphql-yoga";
 import type { Context } from "../context.js";
 import type { ErrorReporter } from "../error-reporter.js";
 import { maskError, resultNormaliser } from "../graphql/errors.js";
-import { noteErrorCode } from "../graphql/request-log.js";
-import type { Logger } from "../logger.js";
+import { noteErrorCode } from "../observability/scope.js";
 import { serveReference } from "./reference.js";
 import { CUSTOM_SCALARS, DEFAULT_PAGE, type Prepared, REST_DEPTH, type RestView, restView } from "./view.js";
 
@@ -30,7 +29,6 @@ const STATUS: Record<string, number> = {
 interface RestOptions {
   bodyLimit: number;
   reporter: ErrorReporter;
-  logger: Logger;
   production: boolean;
   /** Serve /api/openapi.json (off with introspection: the document maps the API as introspection does). */
   document: boolean;
@@ -52,14 +50,14 @@ const restError = (status: number, code: string, message: string, headers?: Reco
  * (depth and alias limits), typed error results and null resources answered as HTTP errors with
  * `{ code, message }` bodies, the OpenAPI document and its reference page.
  */
-export function useRest({ bodyLimit, reporter, logger, production, ...serve }: RestOptions): Plugin<Context> {
+export function useRest({ bodyLimit, reporter, production, ...serve }: RestOptions): Plugin<Context> {
   let view: RestView;
   let chirpSchema: GraphQLSchema;
   let yoga: YogaServerInstance<Record<string, unknown>, Context>;
   let schemaChange: Parameters<NonNullable<Plugin["onSchemaChange"]>>[0];
   let sofa: Promise<ReturnType<typeof useSofa>> | undefined;
   let document: Promise<string> | undefined;
-  const normalise = resultNormaliser(reporter, logger, { production });
+  const normalise = resultNormaliser(reporter, { production });
   const validated = new WeakSet<Prepared>();
 
   const config: Parameters<typeof useSofa>[0] = {
@@ -105,11 +103,10 @@ export function useRest({ bodyLimit, reporter, logger, production, ...serve }: R
   /** Runs a route: SOFA's document as Chirp's schema has it, then the route's reading of the result. */
   async function run(execute: (args: ExecutionArgs) => unknown, validate: (schema: GraphQLSchema, document: ExecutionArgs["document"]) => readonly GraphQLError[], args: ExecutionArgs) {
     const prepared = view.prepare(args.document);
-    const ctx = args.contextValue as Context;
     if (!validated.has(prepared)) {
       // Once per route: its selection passes the rules every GraphQL request does (depth 12, aliases…).
       const errors = validate(chirpSchema, prepared.document);
-      if (errors.length > 0) return normalise({ errors: errors.map((e) => new GraphQLError(`REST route ${prepared.route.name}: ${e.message}`)) }, ctx.request);
+      if (errors.length > 0) return normalise({ errors: errors.map((e) => new GraphQLError(`REST route ${prepared.route.name}: ${e.message}`)) });
       validated.add(prepared);
     }
     let variables = (args.variableValues ?? {}) as Record<string, unknown>;
@@ -122,11 +119,11 @@ export function useRest({ bodyLimit, reporter, logger, production, ...serve }: R
       // What Yoga's pipeline catches around execution (a credential refused before it): masked as it would be.
       result = { errors: [maskError(error)] };
     }
-    result = normalise(result, ctx.request);
+    result = normalise(result);
     if (result.errors?.length) return result;
     const outcome = prepared.outcome(result.data as Record<string, unknown> | null);
     if ("value" in outcome) return { data: { [prepared.route.name]: outcome.value } };
-    noteErrorCode(ctx.request, outcome.error.code);
+    noteErrorCode(outcome.error.code);
     const status = outcome.error.fieldErrors ? 422 : (STATUS[outcome.error.code] ?? 400);
     const { code, message, fieldErrors } = outcome.error;
     return { errors: [new GraphQLError(message, { extensions: { code, ...(fieldErrors ? { fieldErrors } : {}), http: { status } } })] };
