@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
-import { type TestApi, type TestUser, testApi, testConfig } from "../support/api.js";
+import { type TestApi, type TestUser, testApi, testConfig, testEnv } from "../support/api.js";
 import { type LiveApi, collect, listenApi, untilSubscribed } from "../support/live.js";
 import { type Exposition, parseExposition } from "../support/prometheus.js";
 
@@ -116,7 +116,7 @@ describe("/metrics", () => {
 
 describe("bounded operation labels", () => {
   it("keeps the first METRICS_MAX_OPERATIONS names and counts every later one as other", async () => {
-    const small = await testApi(loadConfig({ ...env(), METRICS_MAX_OPERATIONS: "5" }));
+    const small = await testApi(loadConfig({ ...testEnv(), METRICS_MAX_OPERATIONS: "5" }));
     for (let i = 0; i < 40; i++) await small.execute(`query Flood${i} { __typename }`);
     const metrics = await scrape(small.app);
     const names = new Set(metrics.all("graphql_yoga_http_duration_count").map((s) => s.labels.operationName));
@@ -129,7 +129,7 @@ describe("bounded operation labels", () => {
 
 describe("rate limits", () => {
   it("counts each refusal under the limit that refused it", async () => {
-    const limited = await testApi(loadConfig({ ...env(), SIGNUPS_PER_IP: "1" }));
+    const limited = await testApi(loadConfig({ ...testEnv(), SIGNUPS_PER_IP: "1" }));
     await limited.signUp({ handle: "metrics_first" });
     const refused = await limited.execute('mutation { signUp(input: { handle: "metrics_second", email: "metrics_second@example.com", password: "correct horse battery" }) { __typename } }');
     expect(refused.errors?.[0]?.extensions?.code).toBe("RATE_LIMITED");
@@ -228,22 +228,9 @@ describe("access", () => {
     expect(() => production({ METRICS: "true" })).toThrow(/METRICS: needs METRICS_TOKEN/);
     expect(() => production({ METRICS_TOKEN: "short" })).toThrow(/METRICS_TOKEN: must be at least 32 characters/);
     expect(production({ METRICS_TOKEN: TOKEN }).metrics).toMatchObject({ enabled: true, token: TOKEN });
-    expect(loadConfig({ ...env(), METRICS: "false" }).metrics.enabled).toBe(false);
+    expect(loadConfig({ ...testEnv(), METRICS: "false" }).metrics.enabled).toBe(false);
   });
 });
-
-/** testConfig's environment, for variants of it. */
-function env(): Record<string, string> {
-  return {
-    NODE_ENV: "test",
-    JWT_SECRET: "test-secret-that-is-at-least-32-chars!",
-    LOG_LEVEL: "silent",
-    SIGNUPS_PER_IP: "1000000",
-    LOGIN_FAILURES_PER_IP: "1000000",
-    LOGIN_FAILURES_PER_ACCOUNT: "1000000",
-    LOGIN_FAILURES_PER_ACCOUNT_AND_IP: "1000000",
-  };
-}
 
 async function until(check: () => Promise<boolean>, timeoutMs = 5_000) {
   const start = Date.now();

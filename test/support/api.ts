@@ -10,7 +10,8 @@ import { graphql } from "../gql/index.js";
 import { sqlLog, workerDatabase } from "./database.js";
 import { recordSecrets, secrets, testLogger } from "./logs.js";
 
-export const testConfig = loadConfig({
+/** The environment of testConfig, for tests that load variants of it. */
+export const testEnv = (): Record<string, string> => ({
   NODE_ENV: "test",
   JWT_SECRET: "test-secret-that-is-at-least-32-chars!",
   LOG_LEVEL: "silent",
@@ -20,6 +21,8 @@ export const testConfig = loadConfig({
   LOGIN_FAILURES_PER_ACCOUNT: "1000000",
   LOGIN_FAILURES_PER_ACCOUNT_AND_IP: "1000000",
 });
+
+export const testConfig = loadConfig(testEnv());
 
 /** Who sends a request: a signed-up test user, a raw Authorization token, or nobody. */
 export type As = TestUser | { token: string } | null | undefined;
