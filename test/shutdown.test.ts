@@ -30,7 +30,7 @@ async function signUp(server: ServerProcess, handle: string) {
 const postId = (body: string) => JSON.parse(body).data?.createPost?.id as string | undefined;
 
 // Spawns the real server (tsx, PGlite in a temporary folder): a few seconds per start.
-describe("SIGTERM", { timeout: 60_000 }, () => {
+describe("SIGTERM", { timeout: 240_000 }, () => {
   it("answers all 20 createPost in flight, and every answered post is there after a restart", async () => {
     const server = await startServer(dataDir);
     // Its worker runs the periodic tasks once at start (then hourly, once across instances).

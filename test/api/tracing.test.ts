@@ -99,7 +99,7 @@ describe("a traced request", () => {
 });
 
 describe("OTLP/HTTP export from a server process", () => {
-  it("sends its spans to OTEL_EXPORTER_OTLP_ENDPOINT, named by OTEL_SERVICE_NAME, and flushes them at shutdown", { timeout: 90_000 }, async () => {
+  it("sends its spans to OTEL_EXPORTER_OTLP_ENDPOINT, named by OTEL_SERVICE_NAME, and flushes them at shutdown", { timeout: 150_000 }, async () => {
     const received: { path: string; type: string | undefined; body: unknown }[] = [];
     const collector = createServer((req: IncomingMessage, res) => {
       let text = "";

@@ -58,7 +58,8 @@ export async function startServer(dataDir: string, env: Record<string, string> =
       check();
       void exited.then(() => check());
     });
-  await waitFor(/Chirp is ready/);
+  // A hang detector, not a timing claim: a loaded 2-core machine took ~30 s to start tsx and the imports.
+  await waitFor(/Chirp is ready/, 90_000);
   const port = Number(/"port":(\d+)/.exec(output)?.[1]);
   return { port, output: () => output, waitFor, exited, kill: (signal) => child.kill(signal) };
 }
