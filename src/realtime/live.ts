@@ -5,9 +5,10 @@ import type { Context } from "../context.js";
 import { AuthenticationError, ForbiddenError, RateLimitedError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { signedIn } from "../modules/auth/auth.plugin.js";
-import { authenticate } from "../modules/auth/auth.service.js";
+import { type Authenticated, authenticateMany } from "../modules/auth/auth.service.js";
 import { API_TOKEN_PREFIX } from "../modules/auth/credentials.js";
 import { detached } from "../observability/scope.js";
+import { TickBatch } from "./batch.js";
 import type { EventBus } from "./bus.js";
 
 /** WebSocket close codes Chirp uses (4403 as graphql-ws refuses a connection_init). */
@@ -98,7 +99,8 @@ export class Realtime {
 
   /**
    * A subscription's stream: each event of `source` is handled as the viewer is now — the credential
-   * is authenticated again (blocks and mutes reloaded, a revoked session or a suspension noticed) — and
+   * is authenticated again (blocks and mutes reloaded, a revoked session or a suspension noticed), in
+   * one statement with every other stream the event woke — and
    * `handle` turns it into what this viewer gets (often nothing). The stream ends when the credential
    * stops working (its expiry, or a re-check every REALTIME_AUTH_RECHECK), closing a WebSocket with
    * 4403; when more than REALTIME_MAX_QUEUED_EVENTS of `source` wait for it (so a broadcast source
@@ -186,6 +188,7 @@ export class Realtime {
   }
 
   private readonly audiences = new Map<string, Audience<object>>();
+  private readonly batches = new Map<string, TickBatch<unknown, unknown>>();
 
   /** The audience of a broadcast field on this instance (`create` runs for its first subscriber), shared by all its subscribers. */
   audience<E extends object>(name: string, create: () => Audience<E>): Audience<E> {
@@ -194,15 +197,25 @@ export class Realtime {
     return audience;
   }
 
-  /** Authenticates the credential again; the context then runs as the viewer is now. */
+  /** A batch of this instance shared by the streams that use it (`create` runs at the first use): see TickBatch. */
+  batch<K, V>(name: string, create: () => TickBatch<K, V>): TickBatch<K, V> {
+    let batch = this.batches.get(name) as TickBatch<K, V> | undefined;
+    if (!batch) this.batches.set(name, (batch = create()) as TickBatch<unknown, unknown>);
+    return batch;
+  }
+
+  /**
+   * Authenticates the credential again, as fresh as a request would, in one statement with every
+   * other stream the same event woke; the context then runs as the viewer is now.
+   */
   private async stillValid(ctx: Context, header: string) {
-    try {
-      signedIn(ctx, await authenticate(ctx.db, ctx.reader, ctx.config.jwt, header));
-      return true;
-    } catch (error) {
-      if (error instanceof AuthenticationError || error instanceof ForbiddenError) return false;
-      throw error;
-    }
+    // The instance's database and settings, the same in every context (the first one is not kept).
+    const { db, reader, config } = ctx;
+    const credentials = this.batch("credentials", () => new TickBatch<string, Authenticated>((headers) => authenticateMany(db, reader, config.jwt, headers)));
+    const answer = await credentials.load(header);
+    if (answer instanceof AuthenticationError || answer instanceof ForbiddenError) return false;
+    signedIn(ctx, answer);
+    return true;
   }
 
   /** Ends every stream (SSE responses complete) and closes every WebSocket with 1001; new ones are refused. */
