@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DemoSize } from "../src/demo.js";
 import type { EmbeddedStart } from "./embedded.js";
+import { type FanoutResults, fanoutMarkdown } from "./fanout.js";
 import type { Picks } from "./fixtures.js";
 import type { ServerName } from "./scenarios.js";
 import type { Verification } from "./verify.js";
@@ -65,6 +66,8 @@ export interface BenchResults {
   verification: Verification;
   rounds: Round[];
   summary: Partial<Record<ServerName, Record<string, Summary>>>;
+  /** The subscription fan-out scenario, when it ran (bench/fanout.ts). */
+  fanout?: FanoutResults | null;
 }
 
 const LABEL: Record<ServerName, string> = { chirp: "Chirp", postgraphile: "PostGraphile", ceiling: "ceiling" };
@@ -165,6 +168,7 @@ export function markdown(results: BenchResults): string {
     push(`| ${scenario} | ${list(perRound("postgraphile", "rps"))} | ${list(perRound("postgraphile", "cpuMsPerRequest"))} | ${list(perRound("ceiling", "rps"))} |`);
   }
   push("", ...targets(results));
+  if (results.fanout) push("", ...fanoutMarkdown(results.fanout));
   const failures = Object.entries(verification.failures).flatMap(([scenario, byServer]) => Object.entries(byServer).map(([server, why]) => `- ${scenario}, ${LABEL[server as ServerName]}: ${why.split("\n").join("\n  ")}`));
   if (failures.length > 0) push("", "## Failed data checks (not timed)", "", ...failures);
   push("", "## Scenarios", "", ...options.scenarios.map((s) => `- **${s}**: ${results.scenarioTitles[s] ?? s}`));

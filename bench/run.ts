@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { BENCH_SIZE, prepareDatabase, restoreLikePost } from "./data.js";
 import { type EmbeddedStart, measureEmbeddedStart } from "./embedded.js";
 import { BenchStop } from "./errors.js";
+import { FANOUT_SERVERS, type FanoutResults, runFanout } from "./fanout.js";
 import type { Picks } from "./fixtures.js";
 import { type LoadResult, runLoad } from "./load.js";
 import { type BenchResults, type FixedRun, type Round, type SaturationRun, summarise, writeResults, markdown } from "./report.js";
@@ -17,7 +18,7 @@ const USAGE = `npm run bench -- [options]
   --rounds N         rounds, each in a rotated server order (3)
   --connections N    autocannon connections for the saturation runs (32)
   --warmup S         seconds of unmeasured load before each run (3)
-  --only LIST        scenarios, comma-separated: ${SCENARIOS.map((s) => s.name).join(",")}
+  --only LIST        scenarios, comma-separated: ${SCENARIOS.map((s) => s.name).join(",")},fanout
   --servers LIST     servers, comma-separated: ${SERVERS.join(",")}
   --keep-going       time what passes the data check instead of stopping at the first failure
   --reset            drop and reload the bench database
@@ -35,6 +36,8 @@ interface Options {
   connections: number;
   warmupSeconds: number;
   scenarios: Scenario[];
+  /** The subscription fan-out (bench/fanout.ts): Chirp and its ceiling only. */
+  fanout: boolean;
   servers: ServerName[];
   keepGoing: boolean;
   reset: boolean;
@@ -75,13 +78,14 @@ function parseOptions(): Options {
     if (unknown.length > 0 || picked.length === 0) throw new BenchStop(`--${name}: unknown ${unknown.join(", ") || "(empty)"}; choose from ${known.join(", ")}`);
     return known.filter((k) => picked.includes(k));
   };
-  const scenarioNames = list("only", values.only, SCENARIOS.map((s) => s.name));
+  const scenarioNames: string[] = list("only", values.only, [...SCENARIOS.map((s) => s.name), "fanout"]);
   return {
     seconds: positive("duration", values.duration),
     rounds: Math.round(positive("rounds", values.rounds)),
     connections: Math.round(positive("connections", values.connections)),
     warmupSeconds: positive("warmup", values.warmup, 0),
     scenarios: SCENARIOS.filter((s) => scenarioNames.includes(s.name)),
+    fanout: scenarioNames.includes("fanout"),
     servers: list("servers", values.servers, SERVERS),
     keepGoing: values["keep-going"],
     reset: values.reset,
@@ -174,8 +178,10 @@ async function main() {
   killChildrenOnExit();
   const startedAt = new Date().toISOString();
   const loadAverageBefore = loadavg();
-  const runSeconds = options.rounds * options.servers.length * options.scenarios.length * 2 * (options.seconds + options.warmupSeconds);
-  log(`${options.servers.join(", ")} × ${options.scenarios.map((s) => s.name).join(", ")}; timed load about ${Math.ceil(runSeconds / 60)} min`);
+  // The fan-out: per round, a saturation and a fixed-rate session per server, each with ~10 s to connect 1,000 followers.
+  const fanoutSeconds = options.fanout ? options.rounds * 2 * 2 * (options.seconds + options.warmupSeconds + 10) : 0;
+  const runSeconds = options.rounds * options.servers.length * options.scenarios.length * 2 * (options.seconds + options.warmupSeconds) + fanoutSeconds;
+  log(`${options.servers.join(", ")} × ${[...options.scenarios.map((s) => s.name), ...(options.fanout ? ["fanout"] : [])].join(", ")}; timed load about ${Math.ceil(runSeconds / 60)} min`);
 
   const picks = await prepareDatabase(options.databaseUrl, { reset: options.reset, log });
   log(`viewer ${picks.viewer.handle} (follows ${picks.viewer.following}, blocked ${picks.viewer.blocked}, muted ${picks.viewer.muted}), profile ${picks.profile.handle}, thread post ${picks.thread.id}, like post ${picks.likePostId}`);
@@ -188,13 +194,21 @@ async function main() {
     log(`embedded start to the first answer: node dist/server.js ${ms(embeddedStart.compiledMs)} ms (Chirp's own startupMs ${ms(embeddedStart.compiledReportedMs)}); npm start ${ms(embeddedStart.npmStartMs)} ms`);
   }
 
-  const verification = await verify(options.servers, options.scenarios, { databaseUrl: options.databaseUrl, picks, keepGoing: options.keepGoing, log });
+  const requestScenarios = options.scenarios.length > 0;
+  const verification = requestScenarios
+    ? await verify(options.servers, options.scenarios, { databaseUrl: options.databaseUrl, picks, keepGoing: options.keepGoing, log })
+    : { reference: {}, statementsPerRequest: {}, sql: {}, sqlSampleRequests: {}, failures: {} };
 
   const rounds: Round[] = [];
   try {
-    for (let round = 1; round <= options.rounds; round++) rounds.push(await runRound(round, options, picks, verification));
+    for (let round = 1; requestScenarios && round <= options.rounds; round++) rounds.push(await runRound(round, options, picks, verification));
   } finally {
     await restoreLikePost(options.databaseUrl, picks);
+  }
+  const fanoutServers = FANOUT_SERVERS.filter((s) => options.servers.includes(s));
+  let fanout: FanoutResults | null = null;
+  if (options.fanout && fanoutServers.length > 0) {
+    fanout = await runFanout({ databaseUrl: options.databaseUrl, seconds: options.seconds, warmupSeconds: options.warmupSeconds, rounds: options.rounds, servers: fanoutServers, picks, log });
   }
 
   const results: BenchResults = {
@@ -216,6 +230,7 @@ async function main() {
     verification,
     rounds,
     summary: summarise(rounds, verification),
+    fanout,
   };
   const paths = writeResults(results, `${ROOT}bench/results`);
   console.log(`\n${markdown(results)}`);
