@@ -91,7 +91,7 @@ builder.subscriptionFields((t) => ({
       // One statement per post for all subscribers of this instance; only the author's followers get it, and check the full rules.
       const audience = ctx.realtime.audience(
         "homeTimelineUpdated",
-        () => new Audience(() => ctx.realtime.bus.subscribe("post"), (post, userIds) => followersAmong(ctx.db, post.authorId, userIds)),
+        () => new Audience(() => ctx.realtime.bus.subscribe("post"), (post, userIds) => followersAmong(ctx.reader, ctx.db, post.authorId, userIds)),
       );
       const visible = visibleToEach(ctx);
       return ctx.realtime.stream(ctx, audience.events(viewerId), async (post) => ((await visible.load({ viewer: ctx.viewer!, post })) ? [post.postId] : []));
