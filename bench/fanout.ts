@@ -11,15 +11,23 @@ import { newSessionId, signAccessToken } from "../src/modules/auth/credentials.j
 import type { SqlSession } from "../src/db.js";
 import { BENCH_SIZE } from "./data.js";
 import { BenchStop } from "./errors.js";
+import { startSqlCounter } from "./sql-counter.js";
 import type { Picks } from "./fixtures.js";
 import { type Child, type RunningServer, chirpJwt, compileBenchScript, cpuMs, freePort, peakRssMb, resetPeakRss, spawnChild, startServer, waitUntil } from "./servers.js";
 
 export const FANOUT_FOLLOWERS = 1_000;
-/** Posts in flight at saturation (sent and not yet delivered to everyone): enough that the server never waits for the next. */
-const WINDOW = 4;
+/**
+ * Posts in flight at saturation (sent and not yet delivered to everyone; BENCH_FANOUT_WINDOW): enough
+ * that the server always has the next one. One author's posts also queue on their row (the post count
+ * in createPost's transaction): with 4 in flight Chirp's UPDATE waited 150-450 ms on it under load.
+ */
+const WINDOW = Number(process.env.BENCH_FANOUT_WINDOW ?? 4);
 /** The latency run goes at this share of Chirp's saturated rate in the same round, for both servers. */
 const FIXED_RATE_SHARE = 0.5;
 const DELIVERY_TIMEOUT_MS = 20_000;
+const BACKGROUND = /\b(outbox_messages|job_schedules)\b/;
+/** Posts sent one at a time behind the SQL counter. */
+const COUNTED_POSTS = 3;
 /** Handshakes per wave: 1,000 at once each authenticate, as a reconnect storm would. */
 const CONNECT_WAVE = 100;
 const BODY_PREFIX = "Bench fanout";
@@ -61,6 +69,9 @@ export interface FanoutRound {
 
 export interface FanoutResults {
   followers: number;
+  /** SQL statements per post (createPost's included) from a pass behind the statement counter, and one post's statements. */
+  statementsPerPost: Partial<Record<FanoutServer, number>>;
+  sql: Partial<Record<FanoutServer, string[]>>;
   window: number;
   fixedRateShare: number;
   author: { id: number; handle: string };
@@ -471,13 +482,53 @@ async function session(name: FanoutServer, options: FanoutOptions, cast: Cast, c
   }
 }
 
+/** Statements per post, each server behind the SQL counter (not timed): a few posts, one at a time. */
+async function countStatements(name: FanoutServer, options: FanoutOptions, cast: Cast, ceilingJs: string) {
+  const counter = await startSqlCounter(options.databaseUrl);
+  const target = await startTarget(name, counter.url, cast, ceilingJs);
+  let listeners: Listeners | undefined;
+  try {
+    listeners = await listen(target, cast);
+    await untilAllListen(target, listeners, `${name} count`);
+    const counts: number[] = [];
+    let sample: string[] = [];
+    for (let n = 1; n <= COUNTED_POSTS; n++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      counter.reset();
+      const tracked = listeners.deliveries.track(`${BODY_PREFIX} ${name} count ${n}`);
+      await target.post(`${BODY_PREFIX} ${name} count ${n}`);
+      if (!(await within(tracked.done, DELIVERY_TIMEOUT_MS))) throw new BenchStop(`${name}: a post of the statement count did not reach every follower`);
+      // A statement still on its way for the last follower is counted by then.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Chirp's background workers (the mail outbox, scheduled jobs) poll on their own clock: not the post's.
+      const statements = counter.statements.filter((sql) => !BACKGROUND.test(sql));
+      counts.push(statements.length);
+      if (n === 1) sample = statements;
+    }
+    return { perPost: counts.reduce((a, b) => a + b, 0) / counts.length, sample };
+  } finally {
+    listeners?.dispose();
+    await target.process.stop();
+    await counter.close();
+  }
+}
+
 /** The fan-out scenario's rounds (saturation for every server, then the fixed rate), with the posts and sessions taken back after. */
 export async function runFanout(options: FanoutOptions): Promise<FanoutResults> {
   const ceilingJs = compileBenchScript("fanout-ceiling.ts");
   await withSession(options.databaseUrl, removeFanoutLeftovers);
+  if (!Number.isInteger(WINDOW) || WINDOW < 1) throw new BenchStop(`BENCH_FANOUT_WINDOW must be a whole number ≥ 1, not "${process.env.BENCH_FANOUT_WINDOW}"`);
   const cast = await castWithSessions(options.databaseUrl, options.picks);
   const rounds: FanoutRound[] = [];
+  const statementsPerPost: FanoutResults["statementsPerPost"] = {};
+  const sql: FanoutResults["sql"] = {};
   try {
+    for (const name of options.servers) {
+      const counted = await countStatements(name, options, cast, ceilingJs);
+      statementsPerPost[name] = counted.perPost;
+      sql[name] = counted.sample;
+      options.log(`fanout ${name}: ${counted.perPost.toFixed(1)} SQL statements per post to ${FANOUT_FOLLOWERS} followers (createPost's included)`);
+    }
     for (let round = 1; round <= options.rounds; round++) {
       const shift = (round - 1) % options.servers.length;
       const order = [...options.servers.slice(shift), ...options.servers.slice(0, shift)];
@@ -503,7 +554,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResults> 
   } finally {
     await withSession(options.databaseUrl, removeFanoutLeftovers);
   }
-  return { followers: FANOUT_FOLLOWERS, window: WINDOW, fixedRateShare: FIXED_RATE_SHARE, author: { id: cast.author.id, handle: cast.author.handle }, subscription: SUBSCRIPTION, rounds };
+  return { followers: FANOUT_FOLLOWERS, statementsPerPost, sql, window: WINDOW, fixedRateShare: FIXED_RATE_SHARE, author: { id: cast.author.id, handle: cast.author.handle }, subscription: SUBSCRIPTION, rounds };
 }
 
 // ── The report's section ────────────────────────────────────────────────────────────────────────
@@ -526,8 +577,8 @@ export function fanoutMarkdown(results: FanoutResults): string[] {
       `Saturation: ${results.window} posts in flight; a post counts once every follower got it. Latency: from sending createPost to the last follower's arrival, at saturation and at ${results.fixedRateShare * 100}% of Chirp's saturated rate. ` +
       "PostGraphile cannot serve this without a LISTEN plugin the peer does not run: not measured.",
     "",
-    "| server | posts/s | deliveries/s | p50 ms | p99 ms | fixed rate | p50 ms @ fixed | p99 ms @ fixed | CPU ms / post | CPU µs / delivery | CPU ms / post @ fixed | peak RSS MB | client CPU ms / post |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| server | posts/s | deliveries/s | p50 ms | p99 ms | fixed rate | p50 ms @ fixed | p99 ms @ fixed | SQL / post | CPU ms / post | CPU µs / delivery | CPU ms / post @ fixed | peak RSS MB | client CPU ms / post |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const servers = FANOUT_SERVERS.filter((s) => results.rounds.some((r) => r.saturation[s]));
   for (const server of servers) {
@@ -537,7 +588,7 @@ export function fanoutMarkdown(results: FanoutResults): string[] {
     const failed = [...sat, ...fixed].reduce((n, r) => n + r.failed, 0);
     lines.push(
       `| ${LABEL[server]} | ${fmt(m(sat, (r) => r.postsPerSecond), 1)}${failed > 0 ? ` (${failed} failed)` : ""} | ${fmt(m(sat, (r) => r.deliveriesPerSecond))} | ${fmt(m(sat, (r) => r.p50Ms), 1)} | ${fmt(m(sat, (r) => r.p99Ms), 1)} | ` +
-        `${fmt(m(fixed, (r) => r.rate), 1)} | ${fmt(m(fixed, (r) => r.p50Ms), 1)} | ${fmt(m(fixed, (r) => r.p99Ms), 1)} | ${fmt(m(sat, (r) => r.cpuMsPerPost), 2)} | ${fmt(m(sat, (r) => r.cpuMsPerDelivery * 1000), 1)} | ` +
+        `${fmt(m(fixed, (r) => r.rate), 1)} | ${fmt(m(fixed, (r) => r.p50Ms), 1)} | ${fmt(m(fixed, (r) => r.p99Ms), 1)} | ${fmt(results.statementsPerPost[server] ?? Number.NaN, 1)} | ${fmt(m(sat, (r) => r.cpuMsPerPost), 2)} | ${fmt(m(sat, (r) => r.cpuMsPerDelivery * 1000), 1)} | ` +
         `${fmt(m(fixed, (r) => r.cpuMsPerPost), 2)} | ${fmt(Math.max(...sat.map((r) => r.peakRssMb)))} | ${fmt(m(sat, (r) => r.clientCpuMsPerPost), 1)} |`,
     );
   }
@@ -564,5 +615,10 @@ export function fanoutMarkdown(results: FanoutResults): string[] {
     ]),
   );
   if (problems.length > 0) lines.push("", ...problems);
+  const chirpSql = results.sql.chirp ?? [];
+  if (chirpSql.length > 0) {
+    lines.push("", `<details><summary>fanout: the ${chirpSql.length} statements of one post by Chirp to ${results.followers.toLocaleString("en-US")} followers</summary>`, "", "```sql");
+    lines.push(...chirpSql.map((statement) => `${statement.replace(/\s+/g, " ").trim().slice(0, 400)};`), "```", "</details>");
+  }
   return lines;
 }
