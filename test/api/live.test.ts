@@ -51,9 +51,11 @@ describe("homeTimelineUpdated", () => {
     await untilSubscribed(live.realtime, 1);
     await run(reader, "mute", muted.id);
     await run(reader, "block", blocked.id);
-    await createPost(muted, "muted");
+    const mutedPost = await createPost(muted, "muted");
     const blockedPost = await createPost(blocked, "blocked");
     await run(friend, "repost", blockedPost.id);
+    // A repost of a muted author's post is muted too, as in homeTimeline.
+    await run(friend, "repost", mutedPost.id);
     await createPost(friend, "seen");
     await received.nth(1);
     // The last write went out last: had an earlier one been delivered, it would be first.
