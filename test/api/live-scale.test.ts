@@ -240,6 +240,25 @@ describe("per-event work with many subscribers", () => {
     expect({ two: two.length - alone, forty: forty.length - alone }).toEqual({ two: 4, forty: 4 });
   });
 
+  it("with no event, a credential is checked again every REALTIME_AUTH_RECHECK, in one statement for all subscribers; a revoked one ends", { timeout: 60_000 }, async () => {
+    const live = await serve(withRealtime({ connectionsPerIp: 1_000, authRecheckMs: 400 }));
+    const users = await bulkUsers(20);
+    const closes = new Map<number, number>();
+    const subscribers = users.map((u, i) => collect(live.ws({ authorization: `Bearer ${u.token}` }, { onClose: (code) => closes.set(i, code) }), HOME));
+    await untilSubscribed(live.realtime, users.length, 30_000);
+    const before = sqlLog.length;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const checks = sqlLog.slice(before).filter((sql) => sql.includes('"sessions"'));
+    // Two or three ticks in a second, one statement each: a timer per stream would have sent 40 to 60.
+    expect(checks.length).toBeGreaterThanOrEqual(2);
+    expect(checks.length).toBeLessThanOrEqual(3);
+    expect((await live.execute(`mutation { logOut }`, {}, users[5])).data).toEqual({ logOut: true });
+    await subscribers[5]!.done;
+    expect(closes.get(5)).toBe(4403);
+    expect(live.realtime.openStreams).toBe(users.length - 1);
+    for (const s of subscribers) s.stop();
+  });
+
   it("a revoked session and a suspended account stop receiving at the next event; the others go on", { timeout: 60_000 }, async () => {
     const live = await serve(withRealtime({ connectionsPerIp: 1_000 }));
     const [author, admin] = [await live.signUp("author"), await live.signUp("admin")];
