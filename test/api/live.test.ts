@@ -82,6 +82,9 @@ describe("homeTimelineUpdated", () => {
     const event = text.split("\n\n").find((chunk) => chunk.startsWith("event: next"))!;
     expect(JSON.parse(event.split("data: ")[1]!)).toMatchObject({ data: { homeTimelineUpdated: { body: "over sse", author: { handle: followed.handle } } } });
     await reader_.cancel();
+    // The server counts the stream off once it notices the cancel; the next test's untilSubscribed counts from zero.
+    for (let attempt = 0; attempt < 500 && live.realtime.openStreams > 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(live.realtime.openStreams).toBe(0);
   });
 
   it("a write that rolls back publishes nothing", async () => {
