@@ -353,7 +353,11 @@ async function untilAllListen(target: FanoutTarget, listeners: Listeners, label:
     await target.post(body);
     if (await within(tracked.done, 2_000)) return;
   }
-  throw new BenchStop(`${target.name}: after 30 posts, not every follower had received one (${listeners.ended.length} subscriptions ended: ${listeners.ended.slice(0, 3).join("; ")})`);
+  const { wrong } = listeners.deliveries;
+  throw new BenchStop(
+    `${target.name}: after 30 posts, not every follower had received one within 2 s (${listeners.ended.length} subscriptions ended${listeners.ended.length > 0 ? `, e.g. ${listeners.ended[0]}` : ""}; ` +
+      `${wrong.length} wrong deliveries${wrong.length > 0 ? `, e.g. ${wrong[0]}` : ""})`,
+  );
 }
 
 const within = (promise: Promise<unknown>, ms: number) =>
