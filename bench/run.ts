@@ -17,8 +17,9 @@ import { type AnswerCheck, type Verification, answerCheck, targetFor, verify } f
  * warm-up. With the ten scenarios a round is 52 runs and 6 server starts, about 5 minutes.
  */
 const DEFAULTS = { duration: "4", rounds: String(CLAIM_ROUNDS), warmup: "1" };
-/** Besides the timed load, each server start (with its log-in and answer check) takes about this long. */
-const START_SECONDS = 5;
+/** Besides the timed load: each server start (with its log-in), and each run's answer check and autocannon's start and stop (measured on the loaded 2-core machine). */
+const START_SECONDS = 6;
+const RUN_OVERHEAD_SECONDS = 0.2;
 
 const USAGE = `npm run bench -- [options]
   --duration S       seconds per timed run (${DEFAULTS.duration})
@@ -106,7 +107,7 @@ function estimateSeconds(options: Options) {
   const peer = options.servers.includes("postgraphile") ? new Set(runs("postgraphile").map((s) => s.name)) : new Set<string>();
   const fixed = options.servers.reduce((n, name) => n + runs(name).filter((s) => peer.has(s.name)).length, 0);
   const starts = options.servers.length * (peer.size > 0 ? 2 : 1);
-  return options.rounds * ((saturation + fixed) * (options.seconds + options.warmupSeconds) + starts * START_SECONDS);
+  return options.rounds * ((saturation + fixed) * (options.seconds + options.warmupSeconds + RUN_OVERHEAD_SECONDS) + starts * START_SECONDS);
 }
 
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
