@@ -12,6 +12,8 @@ const VIEWER_HANDLE = "alice";
 const VIEWER_BLOCKS = 50;
 const VIEWER_MUTES = 50;
 const PROFILE_HANDLE = "bob";
+/** The messages scenario's conversation: the viewer, the profile's user and one of the viewer's followees, with 200 messages. */
+const CONVERSATION_MESSAGES = 200;
 
 /** The rows every scenario points at, picked the same way on every run. */
 export interface Picks {
@@ -21,6 +23,8 @@ export interface Picks {
   thread: { id: number; replies: number; secondLevel: number };
   /** A post the viewer has not liked in the generated data, and in none of the read scenarios. */
   likePostId: number;
+  /** A group conversation of the viewer's, after the generated ones, whose latest page the messages scenario reads. */
+  conversation: { id: number; members: number[]; messages: number };
 }
 
 type Query = Pick<SqlSession, "query">;
@@ -44,15 +48,18 @@ export async function ensureFixtures(
     const thread = await ensureThread(session, generated.posts, [viewer.id, profile.id]);
     if (thread.added > 0) added.push(`${thread.added} replies in the thread of post ${thread.id}`);
     const likePostId = await pickLikePost(session, viewer.id, [profile.id], thread.id, generated.likes);
+    const conversation = await ensureConversation(session, viewer.id, profile.id);
+    if (conversation.added > 0) added.push(`a conversation of ${conversation.members.length} with ${conversation.added} messages`);
     const silenced = await ensureBlocksAndMutes(session, viewer.id, [profile.id, ...(await authorsOf(session, thread.id, likePostId))]);
     if (silenced.added > 0) added.push(`${silenced.added} blocks and mutes by ${viewer.handle}`);
     await session.exec("COMMIT");
-    if (added.length > 0) await session.exec("ANALYZE users, posts, follows, blocks, mutes");
+    if (added.length > 0) await session.exec("ANALYZE users, posts, follows, blocks, mutes, conversations, conversation_members, messages");
     return {
       viewer: { id: viewer.id, handle: viewer.handle, following: viewer.following + follows, blocked: silenced.blocked, muted: silenced.muted },
       profile: { id: profile.id, handle: profile.handle },
       thread: { id: thread.id, replies: thread.replies, secondLevel: thread.secondLevel },
       likePostId,
+      conversation: { id: conversation.id, members: conversation.members, messages: conversation.messages },
       added,
       newlyBlocked: silenced.newlyBlocked,
       newlyMuted: silenced.newlyMuted,
@@ -99,6 +106,62 @@ async function ensureBlocksAndMutes(session: Query, viewerId: number, spared: nu
     newlyBlocked: blocked.map((r) => r.blocked_id),
     newlyMuted: muted.map((r) => r.muted_id),
   };
+}
+
+/**
+ * The messages scenario's conversation: a group of the viewer, the profile's user and the viewer's
+ * first followee (whom no block of the benchmark's can touch: blocks go to people the viewer does not
+ * follow), with 200 messages in turn, one a minute, ending now. The rows are what sending them one by
+ * one leaves (messages.service.ts send): the conversation's latest message, each member's read receipt
+ * at their own latest message, unread counts of the others' messages after it, a fresh seq each.
+ * Found again by its members on later runs.
+ */
+async function ensureConversation(session: Query, viewerId: number, profileId: number) {
+  const { rows: followee } = await session.query<{ id: number }>(
+    "SELECT min(followee_id) AS id FROM follows WHERE follower_id = $1 AND followee_id <> ALL($2::int[])",
+    [viewerId, [viewerId, profileId]],
+  );
+  if (followee[0]?.id == null) throw new Error("The viewer follows nobody: no third member for the conversation");
+  const members = [viewerId, profileId, followee[0].id].sort((a, b) => a - b);
+  const found = await session.query<{ id: number; messages: number }>(
+    `SELECT c.id, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)::int AS messages FROM conversations c
+     WHERE c.is_group AND (SELECT array_agg(user_id ORDER BY user_id) FROM conversation_members WHERE conversation_id = c.id AND left_at IS NULL) = $1::int[]
+     ORDER BY c.id LIMIT 1`,
+    [members],
+  );
+  if (found.rows[0]) return { ...found.rows[0], members, added: 0 };
+  const { rows } = await session.query<{ id: number }>(
+    `INSERT INTO conversations (is_group, created_at, last_message_at)
+     VALUES (true, (now() AT TIME ZONE 'UTC') - $1 * interval '1 minute', now() AT TIME ZONE 'UTC') RETURNING id`,
+    [CONVERSATION_MESSAGES],
+  );
+  const id = rows[0]!.id;
+  await session.query(
+    "INSERT INTO conversation_members (conversation_id, user_id, joined_at) SELECT $1, u, c.created_at FROM unnest($2::int[]) u, conversations c WHERE c.id = $1",
+    [id, members],
+  );
+  // The viewer starts; then the three take turns, a minute apart, the last one now.
+  await session.query(
+    `INSERT INTO messages (conversation_id, sender_id, body, created_at)
+     SELECT $1, ($2::int[])[1 + (n - 1) % 3], 'Bench message ' || n || ' of ' || $3, (now() AT TIME ZONE 'UTC') - ($3 - n) * interval '1 minute'
+     FROM generate_series(1, $3) n ORDER BY n`,
+    [id, [viewerId, ...members.filter((m) => m !== viewerId)], CONVERSATION_MESSAGES],
+  );
+  await session.query(
+    `UPDATE conversations c SET last_message_id = m.id, last_message_at = m.created_at
+     FROM (SELECT id, created_at FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1) m WHERE c.id = $1`,
+    [id],
+  );
+  await session.query(
+    `UPDATE conversation_members cm SET
+       last_read_message_id = own.last_id,
+       unread_count = (SELECT count(*) FROM messages x WHERE x.conversation_id = cm.conversation_id AND x.sender_id <> cm.user_id AND x.id > own.last_id),
+       seq = nextval('conversation_members_seq_seq')
+     FROM (SELECT sender_id, max(id) AS last_id FROM messages WHERE conversation_id = $1 GROUP BY sender_id) own
+     WHERE cm.conversation_id = $1 AND own.sender_id = cm.user_id`,
+    [id],
+  );
+  return { id, members, messages: CONVERSATION_MESSAGES, added: CONVERSATION_MESSAGES };
 }
 
 /** The authors of the thread and of the like scenario's post. */

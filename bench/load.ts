@@ -30,8 +30,8 @@ type Autocannon = (
     duration: number;
     overallRate?: number;
     timeout: number;
-    method: "POST";
-    requests: (BenchRequest & { method: "POST" })[];
+    method: BenchRequest["method"];
+    requests: BenchRequest[];
     verifyBody?: (body: string) => boolean;
   },
   done: (error: Error | null, result: AutocannonResult) => void,
@@ -76,8 +76,9 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         duration: options.seconds,
         ...(options.rate ? { overallRate: Math.max(1, Math.round(options.rate)) } : {}),
         timeout: 10,
-        method: "POST",
-        requests: options.requests.map((r) => ({ ...r, method: "POST" as const })),
+        // Each request carries its own method; the top-level one is only autocannon's default.
+        method: options.requests[0]?.method ?? "POST",
+        requests: options.requests.map(({ body, ...r }) => (r.method === "GET" ? r : { ...r, body })),
         ...(options.verify ? { verifyBody: options.verify } : {}),
       },
       (error, result) => {

@@ -1,4 +1,4 @@
-// npm run bench -- [--duration 10] [--rounds 3] [--connections 32] [--only timeline,profile] …
+// npm run bench -- [--duration 4] [--rounds 5] [--connections 32] [--only timeline,profile] …
 // Chirp against PostGraphile and a hand-written-SQL ceiling on one large PostgreSQL data set. See bench/README.md.
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -8,16 +8,25 @@ import { BenchStop } from "./errors.js";
 import { FANOUT_SERVERS, type FanoutResults, runFanout } from "./fanout.js";
 import type { Picks } from "./fixtures.js";
 import { type LoadResult, runLoad } from "./load.js";
-import { type BenchResults, type FixedRun, type Round, type SaturationRun, summarise, writeResults, markdown } from "./report.js";
+import { type BenchResults, CLAIM_ROUNDS, type FixedRun, type Round, type SaturationRun, ratioSpreads, summarise, writeResults, markdown } from "./report.js";
 import { SCENARIOS, SERVERS, type Scenario, type ServerName, type Target } from "./scenarios.js";
 import { type RunningServer, ROOT, cpuMs, killChildrenOnExit, peakRssMb, prepareBuilds, resetPeakRss, startServer } from "./servers.js";
 import { type AnswerCheck, type Verification, answerCheck, targetFor, verify } from "./verify.js";
 
+/**
+ * A full run's defaults: 5 rounds, the fewest the report takes for a claim, of 4 s runs after 1 s of
+ * warm-up. With the ten scenarios a round is 52 runs and 6 server starts, about 5 minutes.
+ */
+const DEFAULTS = { duration: "4", rounds: String(CLAIM_ROUNDS), warmup: "1" };
+/** Besides the timed load: each server start (with its log-in), and each run's answer check and autocannon's start and stop (measured on the loaded 2-core machine). */
+const START_SECONDS = 6;
+const RUN_OVERHEAD_SECONDS = 0.2;
+
 const USAGE = `npm run bench -- [options]
-  --duration S       seconds per timed run (10)
-  --rounds N         rounds, each in a rotated server order (3)
+  --duration S       seconds per timed run (${DEFAULTS.duration})
+  --rounds N         rounds, each in a rotated server order (${DEFAULTS.rounds}; fewer than ${CLAIM_ROUNDS} make no claim)
   --connections N    autocannon connections for the saturation runs (32)
-  --warmup S         seconds of unmeasured load before each run (3)
+  --warmup S         seconds of unmeasured load before each run (${DEFAULTS.warmup})
   --only LIST        scenarios, comma-separated: ${SCENARIOS.map((s) => s.name).join(",")},fanout
   --servers LIST     servers, comma-separated: ${SERVERS.join(",")}
   --keep-going       time what passes the data check instead of stopping at the first failure
@@ -49,10 +58,10 @@ interface Options {
 function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
-      duration: { type: "string", default: "10" },
-      rounds: { type: "string", default: "3" },
+      duration: { type: "string", default: DEFAULTS.duration },
+      rounds: { type: "string", default: DEFAULTS.rounds },
       connections: { type: "string", default: "32" },
-      warmup: { type: "string", default: "3" },
+      warmup: { type: "string", default: DEFAULTS.warmup },
       only: { type: "string" },
       servers: { type: "string" },
       "keep-going": { type: "boolean", default: false },
@@ -93,6 +102,18 @@ function parseOptions(): Options {
     embedded: !values["no-embedded"],
     databaseUrl: process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/chirp_bench",
   };
+}
+
+/** The rounds' length: every saturation run, every fixed-rate run (scenarios PostGraphile times) and each server start. */
+function estimateSeconds(options: Options) {
+  const runs = (name: ServerName) => options.scenarios.filter((s) => !s.servers || s.servers.includes(name));
+  const saturation = options.servers.reduce((n, name) => n + runs(name).length, 0);
+  const peer = options.servers.includes("postgraphile") ? new Set(runs("postgraphile").map((s) => s.name)) : new Set<string>();
+  const fixed = options.servers.reduce((n, name) => n + runs(name).filter((s) => peer.has(s.name)).length, 0);
+  const starts = options.servers.length * (peer.size > 0 ? 2 : 1);
+  // The fan-out: a saturation and a fixed-rate session per server, each starting it and connecting 1,000 followers (~10 s).
+  const fanout = options.fanout ? 2 * FANOUT_SERVERS.filter((s) => options.servers.includes(s)).length * (options.seconds + options.warmupSeconds + 10) : 0;
+  return options.rounds * ((saturation + fixed) * (options.seconds + options.warmupSeconds + RUN_OVERHEAD_SECONDS) + starts * START_SECONDS + fanout);
 }
 
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -164,10 +185,15 @@ async function runRound(round: number, options: Options, picks: Picks, verificat
       const requests = scenario.requests(target);
       const check = await answerCheck(server, target, scenario, verification.reference[scenario.name]);
       if (options.warmupSeconds > 0) await runLoad({ baseUrl: server.baseUrl, requests, connections: options.connections, seconds: options.warmupSeconds, rate });
+      const cpuBefore = cpuMs(server.pid);
       const load = await runLoad({ baseUrl: server.baseUrl, requests, connections: options.connections, seconds: options.seconds, rate, verify: check.verify });
-      runs[scenario.name] = { rate, rps: load.rps, p50Ms: load.p50Ms, p99Ms: load.p99Ms, failed: failedCount(load), reordered: check.reordered };
+      const cpuMsPerRequest = (cpuMs(server.pid) - cpuBefore) / Math.max(1, load.requests);
+      // A run that completed no request has no latency and no CPU per request (the report leaves its round out of the ratios, and says so).
+      const answered = load.requests > 0;
+      runs[scenario.name] = { rate, rps: load.rps, p50Ms: load.p50Ms, p99Ms: load.p99Ms, failed: failedCount(load), reordered: check.reordered, ...(answered ? { cpuMsPerRequest } : {}) };
       const behind = load.rps < 0.95 * rate ? ` (kept up with ${load.rps.toFixed(0)} req/s)` : "";
-      log(`  ${name} ${scenario.name} @ ${rate.toFixed(0)} req/s${behind}: p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms${problems(load, check)}`);
+      const figures = answered ? `p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms, ${cpuMsPerRequest.toFixed(2)} CPU ms/req` : "NO REQUEST COMPLETED";
+      log(`  ${name} ${scenario.name} @ ${rate.toFixed(0)} req/s${behind}: ${figures}${problems(load, check)}`);
     });
   }
   return result;
@@ -178,13 +204,11 @@ async function main() {
   killChildrenOnExit();
   const startedAt = new Date().toISOString();
   const loadAverageBefore = loadavg();
-  // The fan-out: per round, a saturation and a fixed-rate session per server, each with ~10 s to connect 1,000 followers.
-  const fanoutSeconds = options.fanout ? options.rounds * 2 * 2 * (options.seconds + options.warmupSeconds + 10) : 0;
-  const runSeconds = options.rounds * options.servers.length * options.scenarios.length * 2 * (options.seconds + options.warmupSeconds) + fanoutSeconds;
-  log(`${options.servers.join(", ")} × ${[...options.scenarios.map((s) => s.name), ...(options.fanout ? ["fanout"] : [])].join(", ")}; timed load about ${Math.ceil(runSeconds / 60)} min`);
+  log(`${options.servers.join(", ")} × ${[...options.scenarios.map((s) => s.name), ...(options.fanout ? ["fanout"] : [])].join(", ")}; ${options.rounds} round(s) of about ${Math.ceil(estimateSeconds(options) / options.rounds / 60)} min, ${Math.ceil(estimateSeconds(options) / 60)} min in all (plus about 2 min to prepare and verify)`);
+  if (options.rounds < CLAIM_ROUNDS) log(`fewer than ${CLAIM_ROUNDS} rounds: the report's figures are not a claim`);
 
   const picks = await prepareDatabase(options.databaseUrl, { reset: options.reset, log });
-  log(`viewer ${picks.viewer.handle} (follows ${picks.viewer.following}, blocked ${picks.viewer.blocked}, muted ${picks.viewer.muted}), profile ${picks.profile.handle}, thread post ${picks.thread.id}, like post ${picks.likePostId}`);
+  log(`viewer ${picks.viewer.handle} (follows ${picks.viewer.following}, blocked ${picks.viewer.blocked}, muted ${picks.viewer.muted}), profile ${picks.profile.handle}, thread post ${picks.thread.id}, like post ${picks.likePostId}, conversation ${picks.conversation.id}`);
   prepareBuilds({ build: options.build, log });
 
   let embeddedStart: EmbeddedStart | null = null;
@@ -231,6 +255,7 @@ async function main() {
     rounds,
     summary: summarise(rounds, verification),
     fanout,
+    ratios: ratioSpreads(rounds, options.scenarios.map((s) => s.name)),
   };
   const paths = writeResults(results, `${ROOT}bench/results`);
   console.log(`\n${markdown(results)}`);

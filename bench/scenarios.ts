@@ -1,13 +1,15 @@
+import { formatPrismaCursor } from "@pothos/plugin-prisma";
 import type { Picks } from "./fixtures.js";
 
 export const SERVERS = ["chirp", "postgraphile", "ceiling"] as const;
 export type ServerName = (typeof SERVERS)[number];
 
-/** An HTTP request as autocannon and fetch both take it (always a POST of JSON). */
+/** An HTTP request as autocannon and fetch both take it: a POST of JSON, or a GET (REST reads) with no body. */
 export interface BenchRequest {
+  method: "GET" | "POST";
   path: string;
   headers: Record<string, string>;
-  body: string;
+  body?: string;
 }
 
 /** What a scenario needs to address a server: the picked rows and how each server knows the viewer. */
@@ -70,6 +72,8 @@ const chirp = {
   unlike: `mutation Unlike($id: ID!) { unlikePost(input: { postId: $id }) { __typename ... on Post { id likeCount viewerHasLiked } } }`,
   notifications: `query Notifications { viewer { unreadNotificationCount notifications(first: 20) { edges { node {
     id kind actorCount isRead createdAt post { id body } actors(first: 3) { edges { node { id handle displayName avatarUrl } } } } } } } }`,
+  messages: `query ConversationMessages($id: ID!) { node(id: $id) { ... on Conversation { messages(last: 20) { edges { node {
+    id body createdAt sender { id handle displayName avatarUrl } } } } } } }`,
   search: `query Search($query: String!) { searchPosts(query: $query, first: 20) { edges { highlight { text matched } node { ${CHIRP_POST} ${CHIRP_AUTHOR} } } } }`,
 };
 
@@ -91,7 +95,23 @@ const peer = {
   }`,
   like: `mutation Like($id: Int!) { benchPeerLikePost(input: { postId: $id }) { result { rowId likeCount viewerHasLiked } } }`,
   unlike: `mutation Unlike($id: Int!) { benchPeerUnlikePost(input: { postId: $id }) { result { rowId likeCount viewerHasLiked } } }`,
+  messages: `query ConversationMessages($id: Int!) { benchPeerConversationMessages(conversationId: $id, first: 20) { nodes {
+    rowId body createdAt sender { rowId handle displayName avatarUrl } } } }`,
 };
+
+// The REST home timeline's selection (src/rest/view.ts: every field SOFA selects, one level of linked posts).
+const PEER_REST_USER = `rowId handle displayName bio avatarUrl createdAt followerCount followingCount postCount role messagePolicy suspendedAt
+  viewerFollows followsViewer blocksViewer viewerHasBlocked viewerHasMuted`;
+const PEER_REST_POST = `rowId body createdAt editedAt deletedAt likeCount replyCount repostCount
+  viewerHasLiked viewerHasReposted viewerCanEdit viewerCanDelete isUnavailable author { ...RestUser }
+  postEntities(orderBy: START_OFFSET_ASC) { nodes { startOffset endOffset kind text url user { ...RestUser } hashtag { rowId name postCount } } }
+  medias(orderBy: POSITION_ASC, condition: { removedAt: null }) { nodes { rowId url width height altText color format } }`;
+const PEER_REST_TIMELINE = `query RestHomeTimeline { benchPeerHomeTimeline(first: 20) {
+    edges { cursor node { ...RestPost replyTo { ...RestPost } repostOf { ...RestPost } root { ...RestPost } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }
+  fragment RestPost on Post { ${PEER_REST_POST} }
+  fragment RestUser on User { ${PEER_REST_USER} }`;
+const REST_TIMELINE_PATH = "/api/timeline/home?first=20";
 
 const globalId = (type: string, id: number) => Buffer.from(`${type}:${id}`).toString("base64");
 
@@ -103,11 +123,11 @@ function request(target: Target, anonymous: boolean, op: keyof typeof chirp, chi
   if (!anonymous && target.server !== "chirp") headers["x-viewer-id"] = String(target.picks.viewer.id);
   switch (target.server) {
     case "chirp":
-      return { path: "/graphql", headers, body: JSON.stringify({ query: chirp[op], variables: chirpVars }) };
+      return { method: "POST", path: "/graphql", headers, body: JSON.stringify({ query: chirp[op], variables: chirpVars }) };
     case "postgraphile":
-      return { path: "/graphql", headers, body: JSON.stringify({ query: peer[op as keyof typeof peer], variables: peerVars }) };
+      return { method: "POST", path: "/graphql", headers, body: JSON.stringify({ query: peer[op as keyof typeof peer], variables: peerVars }) };
     case "ceiling":
-      return { path: `/${op}`, headers, body: JSON.stringify(peerVars) };
+      return { method: "POST", path: `/${op}`, headers, body: JSON.stringify(peerVars) };
   }
 }
 
@@ -264,6 +284,160 @@ const notifications: Scenario = {
   },
 };
 
+// ── The REST read: Chirp's and the ceiling's REST JSON, PostGraphile's GraphQL, in one shape ─────
+
+interface RestUserView {
+  id: number;
+  handle: string;
+  displayName: string;
+  bio: string;
+  avatarUrl: string | null;
+  createdAt: string;
+  followerCount: number;
+  followingCount: number;
+  postCount: number;
+  role: string;
+  messagePolicy: string;
+  isSuspended: boolean;
+  viewerFollows: boolean;
+  followsViewer: boolean;
+  blocksViewer: boolean;
+  viewerHasBlocked: boolean;
+  viewerHasMuted: boolean;
+}
+
+/** A user of Chirp's REST JSON (`rest`) or of PostGraphile's answer, in the common shape. */
+function restUser(raw: Json | null, server: ServerName): RestUserView | null {
+  if (!raw) return null;
+  const rest = server !== "postgraphile";
+  return {
+    id: rest ? fromGlobalId(raw.id, "User") : (raw.rowId as number),
+    handle: raw.handle as string,
+    displayName: raw.displayName as string,
+    bio: raw.bio as string,
+    avatarUrl: raw.avatarUrl as string | null,
+    createdAt: isoTime(raw.createdAt),
+    followerCount: raw.followerCount as number,
+    followingCount: raw.followingCount as number,
+    postCount: raw.postCount as number,
+    role: raw.role as string,
+    messagePolicy: raw.messagePolicy as string,
+    isSuspended: rest ? (raw.isSuspended as boolean) : raw.suspendedAt !== null,
+    viewerFollows: raw.viewerFollows as boolean,
+    followsViewer: raw.followsViewer as boolean,
+    blocksViewer: raw.blocksViewer as boolean,
+    viewerHasBlocked: raw.viewerHasBlocked as boolean,
+    viewerHasMuted: raw.viewerHasMuted as boolean,
+  };
+}
+
+const orNullTime = (value: unknown) => (value === null ? null : isoTime(value));
+
+/** A post of the REST timeline with its entities, media and (at the top level) the posts it links to. */
+function restPost(raw: Json | null, server: ServerName): Json | null {
+  if (!raw) return null;
+  const rest = server !== "postgraphile";
+  const entities = rest ? (raw.entities as Json[]) : (raw.postEntities as { nodes: Json[] }).nodes;
+  const media = rest ? (raw.media as Json[]) : (raw.medias as { nodes: Json[] }).nodes;
+  const view: Json = {
+    id: rest ? fromGlobalId(raw.id, "Post") : raw.rowId,
+    body: raw.body,
+    createdAt: isoTime(raw.createdAt),
+    editedAt: orNullTime(raw.editedAt),
+    deletedAt: orNullTime(raw.deletedAt),
+    isDeleted: rest ? raw.isDeleted : raw.deletedAt !== null,
+    isUnavailable: raw.isUnavailable,
+    likeCount: raw.likeCount,
+    replyCount: raw.replyCount,
+    repostCount: raw.repostCount,
+    viewerHasLiked: raw.viewerHasLiked,
+    viewerHasReposted: raw.viewerHasReposted,
+    viewerCanEdit: raw.viewerCanEdit,
+    viewerCanDelete: raw.viewerCanDelete,
+    author: restUser(raw.author as Json | null, server),
+    entities: entities.map((e) => {
+      const tag = e.hashtag as Json | null;
+      return {
+        kind: e.kind,
+        start: rest ? e.start : e.startOffset,
+        end: rest ? e.end : e.endOffset,
+        text: e.text,
+        url: e.url,
+        user: restUser(e.user as Json | null, server),
+        hashtag: tag ? { id: rest ? fromGlobalId(tag.id, "Hashtag") : tag.rowId, name: tag.name, postCount: tag.postCount } : null,
+      };
+    }),
+    media: media.map((m) => ({
+      id: rest ? fromGlobalId(m.id, "Media") : m.rowId,
+      url: m.url,
+      width: m.width,
+      height: m.height,
+      altText: m.altText,
+      dominantColor: rest ? m.dominantColor : m.color,
+      contentType: rest ? m.contentType : `image/${String(m.format)}`,
+    })),
+  };
+  for (const [key, peerKey] of [["replyTo", "replyTo"], ["repostOf", "repostOf"], ["threadRoot", "root"]] as const) {
+    const linked = raw[rest ? key : peerKey];
+    if (linked !== undefined) view[key] = restPost(linked as Json | null, server);
+  }
+  return view;
+}
+
+/** The REST home timeline: GET /api/timeline/home?first=20 on Chirp and the ceiling, its GraphQL on PostGraphile. */
+const rest: Scenario = {
+  name: "rest",
+  title: "REST GET /api/timeline/home?first=20 (every field of 20 posts and the posts they link to)",
+  mutates: false,
+  requests: (t) => {
+    switch (t.server) {
+      case "chirp":
+        return [{ method: "GET", path: REST_TIMELINE_PATH, headers: { authorization: `Bearer ${t.chirpToken}` } }];
+      case "ceiling":
+        return [{ method: "GET", path: REST_TIMELINE_PATH, headers: { "x-viewer-id": String(t.picks.viewer.id) } }];
+      case "postgraphile":
+        return [{ method: "POST", path: "/graphql", headers: { "content-type": "application/json", "x-viewer-id": String(t.picks.viewer.id) }, body: JSON.stringify({ query: PEER_REST_TIMELINE }) }];
+    }
+  },
+  normalise: (server, response) => {
+    const page = (server === "postgraphile" ? data(response).benchPeerHomeTimeline : response) as {
+      edges?: { cursor: string; node: Json }[];
+      pageInfo?: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+    };
+    if (!page?.edges || !page.pageInfo) throw new Error(`Not a page of the home timeline: ${JSON.stringify(response).slice(0, 300)}`);
+    const { edges, pageInfo } = page;
+    // Cursors are each server's own: Chirp's (and the ceiling's) must be Pothos' of the post's id; every server's page info must point at its edges.
+    if (pageInfo.startCursor !== (edges[0]?.cursor ?? null) || pageInfo.endCursor !== (edges.at(-1)?.cursor ?? null)) throw new Error("pageInfo's cursors are not those of the first and last edges");
+    const posts = edges.map((edge) => {
+      const view = restPost(edge.node, server)!;
+      if (server !== "postgraphile" && edge.cursor !== formatPrismaCursor(view, "id")) throw new Error(`Edge cursor ${edge.cursor} is not post ${String(view.id)}'s`);
+      return view;
+    });
+    return { hasNextPage: pageInfo.hasNextPage, hasPreviousPage: pageInfo.hasPreviousPage, posts };
+  },
+};
+
+/** The viewer's read of one conversation: its latest 20 messages (oldest first), each with its sender. */
+const messages: Scenario = {
+  name: "messages",
+  title: "a conversation's latest 20 messages with their senders",
+  mutates: false,
+  requests: (t) => [request(t, false, "messages", { id: globalId("Conversation", t.picks.conversation.id) }, { id: t.picks.conversation.id })],
+  normalise: (server, response) => {
+    const d = data(response);
+    const connection = server === "postgraphile" ? d.benchPeerConversationMessages : (d.node as Json | null)?.messages;
+    if (!connection) throw new Error("The conversation was not found");
+    // PostGraphile's page is newest first (bench_peer.sql); Chirp's and the ceiling's oldest first.
+    const page = server === "postgraphile" ? nodes(connection, server).reverse() : nodes(connection, server);
+    return page.map((m) => ({
+      id: server === "postgraphile" ? (m.rowId as number) : fromGlobalId(m.id, "Message"),
+      body: m.body,
+      createdAt: isoTime(m.createdAt),
+      sender: author(m.sender as Json, server),
+    }));
+  },
+};
+
 /** Two common words over every post: ranked full-text search, the page highlighted. */
 export const SEARCH_QUERY = "fixed cache";
 const search: Scenario = {
@@ -276,7 +450,7 @@ const search: Scenario = {
     ((data(response).searchPosts as { edges: { highlight: unknown; node: Json }[] }).edges).map((e) => ({ highlight: e.highlight, post: post(e.node, server) })),
 };
 
-export const SCENARIOS: readonly Scenario[] = [timeline, profile(false), profile(true), thread(false), thread(true), like, notifications, search];
+export const SCENARIOS: readonly Scenario[] = [timeline, profile(false), profile(true), thread(false), thread(true), like, notifications, search, messages, rest];
 
 /** Logs the viewer in through Chirp's API and returns the access token (the runner sets ACCESS_TOKEN_TTL to a day). */
 export async function chirpLogIn(baseUrl: string, handle: string, password: string): Promise<string> {

@@ -155,6 +155,17 @@ export const chirpJwt = () => ({ secret: new TextEncoder().encode(JWT_SECRET), i
 // Production refuses to start without them (issue 10); the benchmark sends no mail.
 const MAIL_ENV = { SMTP_URL: "smtp://127.0.0.1:9", MAIL_FROM: "Chirp <bench@localhost>", APP_URL: "http://localhost:3000" };
 
+/**
+ * The Node options `npm start` runs Chirp with (package.json's start script), so that the benchmark
+ * measures Chirp as it is meant to run.
+ */
+function chirpNodeOptions(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.start ?? "";
+  const command = /(?:^|&&\s*)node((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/server\.js/.exec(start);
+  if (!command) throw new Error(`package.json's start script does not run node … dist/server.js: ${start}`);
+  return command[1]!.trim().split(/\s+/).filter(Boolean);
+}
+
 /** Starts one server as a single Node process with NODE_ENV=production and a pool of 10, and waits until it answers. */
 export async function startServer(name: ServerName, databaseUrl: string, extraEnv: Record<string, string> = {}): Promise<RunningServer> {
   const port = await freePort();
@@ -170,7 +181,7 @@ export async function startServer(name: ServerName, databaseUrl: string, extraEn
   const node = process.execPath;
   const child =
     name === "chirp"
-      ? spawnChild(node, ["dist/server.js"], { ...env, JWT_SECRET, ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL), LOG_LEVEL: "warn", ...MAIL_ENV, ...chirpEnv() })
+      ? spawnChild(node, [...chirpNodeOptions(), "dist/server.js"], { ...env, JWT_SECRET, ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL), LOG_LEVEL: "warn", ...MAIL_ENV, ...chirpEnv() })
       : name === "postgraphile"
         ? spawnChild(node, ["-r", join(PEERS, "polyfill.cjs"), join(PEERS, "postgraphile.mjs")], env)
         : spawnChild(node, [CEILING_JS], env);

@@ -25,7 +25,12 @@ export interface Verification {
 
 /** Sends one request and returns the parsed JSON and the raw body. */
 async function send(baseUrl: string, request: BenchRequest): Promise<{ json: unknown; text: string; status: number }> {
-  const res = await fetch(`${baseUrl}${request.path}`, { method: "POST", headers: request.headers, body: request.body, signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(`${baseUrl}${request.path}`, {
+    method: request.method,
+    headers: request.headers,
+    body: request.method === "GET" ? undefined : request.body,
+    signal: AbortSignal.timeout(30_000),
+  });
   const text = await res.text();
   try {
     return { json: JSON.parse(text) as unknown, text, status: res.status };

@@ -82,6 +82,9 @@ export function createApp({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
+    // useRequestPolicy bounds every body Yoga parses (by its Content-Length, or while a chunked one
+    // streams in; multipart by busboy's limits): Yoga's own bound pipes each body through a TransformStream.
+    maxRequestBodySize: false,
     // Yoga's own: 200 whenever the process runs (liveness); /ready also asks the database.
     healthCheckEndpoint: "/health",
     // Yoga's own GraphiQL page inlines its scripts; ours serves them as files, under a strict CSP.

@@ -40,7 +40,7 @@ export const builder = new SchemaBuilder<{
       ctx.viewer ? forbidden("You are not allowed to do this.") : unauthenticated("You must be logged in to do this."),
   },
   prisma: {
-    client: (ctx) => ctx.db,
+    client: (ctx) => ctx.pothosDb,
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     filterConnectionTotalCount: true,

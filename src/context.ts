@@ -7,10 +7,13 @@ import type { MediaStorage } from "./modules/media/media.storage.js";
 import type { RateLimits } from "./rate-limits.js";
 import type { EventBus } from "./realtime/bus.js";
 import type { LiveConnection, Realtime } from "./realtime/live.js";
+import { readerBackedClient } from "./sql/pothos-client.js";
 import type { SqlReader } from "./sql/reader.js";
 
 export interface Context {
   db: PrismaClient;
+  /** What Pothos' prisma plugin reads with: ctx.db, its lone lookups through the SQL reader (src/sql/pothos-client.ts). */
+  pothosDb: PrismaClient;
   reader: SqlReader;
   config: Config;
   rateLimits: RateLimits;
@@ -43,6 +46,7 @@ export interface ContextDeps {
 export function createContext(deps: ContextDeps, request: Request, socket?: { remoteAddress?: string }, connection?: LiveConnection): Context {
   return {
     ...deps,
+    pothosDb: readerBackedClient(deps.db, deps.reader),
     pubsub: deps.realtime.bus,
     connection: connection ?? null,
     viewer: null,

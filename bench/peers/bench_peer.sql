@@ -28,6 +28,27 @@ LANGUAGE sql STABLE AS $$
   ORDER BY p.id DESC
 $$;
 
+-- The users a block separates from the viewer, either way (mutes hide nothing outside the home timeline).
+CREATE FUNCTION bench_peer.hidden_ids(viewer int) RETURNS int[]
+LANGUAGE sql STABLE AS $$
+  SELECT array(SELECT blocked_id FROM public.blocks WHERE blocker_id = viewer
+               UNION SELECT blocker_id FROM public.blocks WHERE blocked_id = viewer)
+$$;
+
+-- Conversation.messages as the viewer reads them: only an active member, and no message of someone a
+-- block separates them from; newest first (PostGraphile pages a function only forwards: `first: 20` is
+-- the latest page, which the benchmark's normaliser puts oldest first as Chirp answers it).
+CREATE FUNCTION bench_peer.conversation_messages(conversation_id int) RETURNS SETOF public.messages
+LANGUAGE sql STABLE AS $$
+  SELECT m.* FROM public.messages m
+  WHERE m.conversation_id = conversation_messages.conversation_id
+    AND EXISTS (SELECT 1 FROM public.conversation_members cm
+                WHERE cm.conversation_id = conversation_messages.conversation_id AND cm.left_at IS NULL
+                  AND cm.user_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int)
+    AND m.sender_id <> ALL (bench_peer.hidden_ids(nullif(current_setting('jwt.claims.viewer_id', true), '')::int))
+  ORDER BY m.id DESC
+$$;
+
 -- Post.viewerHasLiked (a computed column).
 CREATE FUNCTION bench_peer.posts_viewer_has_liked(post public.posts) RETURNS boolean
 LANGUAGE sql STABLE AS $$
@@ -50,6 +71,75 @@ LANGUAGE sql STABLE AS $$
   SELECT '/media/' || m.id || '/' || m.key || '-small.' || CASE m.format WHEN 'jpeg' THEN 'jpg' ELSE m.format END
   FROM public.media m WHERE m.id = u.avatar_media_id
 $$;
+
+-- What the REST home timeline (the rest scenario) shows beyond the fields above: the viewer's relation
+-- to each author and post. Deleted, suspended and the content type are read from their columns.
+CREATE FUNCTION bench_peer.users_follows_viewer(u public.users) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM public.follows f
+                 WHERE f.follower_id = u.id AND f.followee_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int)
+$$;
+COMMENT ON FUNCTION bench_peer.users_follows_viewer(public.users) IS E'@notNull';
+
+CREATE FUNCTION bench_peer.users_blocks_viewer(u public.users) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM public.blocks b
+                 WHERE b.blocker_id = u.id AND b.blocked_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int)
+$$;
+COMMENT ON FUNCTION bench_peer.users_blocks_viewer(public.users) IS E'@notNull';
+
+CREATE FUNCTION bench_peer.users_viewer_has_blocked(u public.users) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM public.blocks b
+                 WHERE b.blocked_id = u.id AND b.blocker_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int)
+$$;
+COMMENT ON FUNCTION bench_peer.users_viewer_has_blocked(public.users) IS E'@notNull';
+
+CREATE FUNCTION bench_peer.users_viewer_has_muted(u public.users) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM public.mutes m
+                 WHERE m.muted_id = u.id AND m.muter_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int)
+$$;
+COMMENT ON FUNCTION bench_peer.users_viewer_has_muted(public.users) IS E'@notNull';
+
+-- Post.isUnavailable: a block stands between the author and the viewer, either way.
+CREATE FUNCTION bench_peer.posts_is_unavailable(post public.posts) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM public.blocks b
+                 WHERE (b.blocker_id = post.author_id AND b.blocked_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int)
+                    OR (b.blocked_id = post.author_id AND b.blocker_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int))
+$$;
+COMMENT ON FUNCTION bench_peer.posts_is_unavailable(public.posts) IS E'@notNull';
+
+CREATE FUNCTION bench_peer.posts_viewer_has_reposted(post public.posts) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM public.posts r
+                 WHERE r.repost_of_id = post.id AND r.author_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int)
+$$;
+COMMENT ON FUNCTION bench_peer.posts_viewer_has_reposted(public.posts) IS E'@notNull';
+
+-- Post.viewerCanEdit / viewerCanDelete: the author's own post (an admin deletes anyone's), not deleted; no repost is edited.
+CREATE FUNCTION bench_peer.posts_viewer_can_edit(post public.posts) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(post.author_id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int, false)
+     AND post.repost_of_id IS NULL AND post.deleted_at IS NULL
+$$;
+COMMENT ON FUNCTION bench_peer.posts_viewer_can_edit(public.posts) IS E'@notNull';
+
+CREATE FUNCTION bench_peer.posts_viewer_can_delete(post public.posts) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT post.deleted_at IS NULL AND EXISTS (
+    SELECT 1 FROM public.users v WHERE v.id = nullif(current_setting('jwt.claims.viewer_id', true), '')::int
+      AND (v.id = post.author_id OR v.role = 'ADMIN'))
+$$;
+COMMENT ON FUNCTION bench_peer.posts_viewer_can_delete(public.posts) IS E'@notNull';
+
+-- Media.url: the LARGE size, as Chirp writes its URL.
+CREATE FUNCTION bench_peer.media_url(m public.media) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT '/media/' || m.id || '/' || m.key || '-large.' || CASE m.format WHEN 'jpeg' THEN 'jpg' ELSE m.format END
+$$;
+COMMENT ON FUNCTION bench_peer.media_url(public.media) IS E'@notNull';
 
 -- Mutation.likePost / unlikePost: idempotent, with the counter changed in the same statement.
 CREATE FUNCTION bench_peer.like_post(post_id int) RETURNS public.posts

@@ -1,4 +1,5 @@
 import { type GraphQLSchema, isObjectType } from "graphql";
+import { encodeGlobalId } from "./ids.js";
 
 /**
  * plugin-relay resolves every global ID with an async function: one promise per row, which graphql-js
@@ -10,7 +11,7 @@ export function resolveNodeIdsSynchronously(schema: GraphQLSchema): GraphQLSchem
     if (!isObjectType(type) || !type.getInterfaces().some((i) => i.name === "Node")) continue;
     const field = type.getFields().id!;
     const typename = type.name;
-    field.resolve = (row: { id: string | number }) => Buffer.from(`${typename}:${row.id}`).toString("base64");
+    field.resolve = (row: { id: string | number }) => encodeGlobalId(typename, row.id);
   }
   return schema;
 }

@@ -285,7 +285,9 @@ const joinOn = (relation: RelationInfo, parent: string, alias: string) =>
   relation.on.map(([local, remote]) => `${alias}.${remote} = ${parent}.${local}`).join(" AND ");
 
 // As text, typed by the column: PGlite cannot serialize a JavaScript array for an enum's array type.
-const arrayLiteral = (values: unknown[]) => `{${values.map((v) => `"${String(v).replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
+// Numbers need no quotes: a viewer's hidden and muted users are hundreds of ids in every list's filter.
+const arrayLiteral = (values: unknown[]) =>
+  `{${values.map((v) => (typeof v === "number" || typeof v === "bigint" ? String(v) : `"${String(v).replace(/[\\"]/g, "\\$&")}"`)).join(",")}}`;
 
 // Anything but a plain object is a value (a Date, a Decimal, bytes), not `{ equals, in, … }`.
 const isValue = (value: unknown) => typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype;

@@ -190,7 +190,7 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { input: t.arg({ type: LikePostInput }) },
-    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, PostId.key(input.postId), true, (id) => readPost(ctx, query, id), ctx.pubsub),
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.reader, ctx.viewer!, PostId.key(input.postId), true, (id) => readPost(ctx, query, id), ctx.pubsub),
   }),
   unlikePost: t.prismaField({
     type: "Post",
@@ -198,6 +198,6 @@ builder.mutationFields((t) => ({
     authScopes: { writer: true },
     errors: { types: [NotFoundError] },
     args: { input: t.arg({ type: UnlikePostInput }) },
-    resolve: (query, _root, { input }, ctx) => setLiked(ctx.db, ctx.viewer!, PostId.key(input.postId), false, (id) => readPost(ctx, query, id), ctx.pubsub),
+    resolve: (query, _root, { input }, ctx) => setLiked(ctx.reader, ctx.viewer!, PostId.key(input.postId), false, (id) => readPost(ctx, query, id), ctx.pubsub),
   }),
 }));

@@ -15,6 +15,7 @@ import {
 import { dropEntities, replaceEntities, storeEntities } from "../entities/entities.service.js";
 import { attachToPost, removePostMedia } from "../media/media.service.js";
 import { type Publisher, publishInboxes } from "../../realtime/bus.js";
+import type { SqlReader } from "../../sql/reader.js";
 
 type Db = PrismaClient;
 type Tx = Prisma.TransactionClient;
@@ -225,7 +226,7 @@ async function removeRepost(db: Db, authorId: number, originalId: number, events
  * read for the response.
  */
 export async function setLiked<R>(
-  db: Db,
+  reader: SqlReader,
   viewer: Viewer,
   postId: number,
   liked: boolean,
@@ -238,14 +239,14 @@ export async function setLiked<R>(
     : Prisma.sql`DELETE FROM likes WHERE user_id = ${viewer.id} AND post_id IN (SELECT id FROM target) RETURNING post_id`;
   // The post's author hears of a like, or the like leaves their entry, in the same statement.
   const liker = Prisma.sql`SELECT t.author_id AS recipient_id, t.id AS post_id FROM changed c JOIN target t ON t.id = c.post_id`;
-  const [target] = await db.$queryRaw<{ id: number; author_id: number; deleted: boolean }[]>`
+  const [target] = await reader.query<{ id: number; author_id: number; deleted: boolean }>(Prisma.sql`
     WITH target AS (
       SELECT t.id, t.author_id, t.deleted_at IS NOT NULL AS deleted FROM posts p JOIN posts t ON t.id = COALESCE(p.repost_of_id, p.id)
       WHERE p.id = ${postId} FOR NO KEY UPDATE OF t
     ), changed AS (${change}), counted AS (
       UPDATE posts SET like_count = like_count ${liked ? Prisma.sql`+` : Prisma.sql`-`} 1 WHERE id IN (SELECT post_id FROM changed) RETURNING id
     ), ${liked ? notifyGroupedCtes("LIKE", viewer.id, liker) : withdrawGroupedCtes("LIKE", viewer.id, liker)}
-    SELECT id, author_id, deleted FROM target`;
+    SELECT id, author_id, deleted FROM target`);
   if (!target) throw new NotFoundError("Post");
   // One statement, committed: the author's entry (or count) may have changed.
   publishInboxes(events, [target.author_id]);
