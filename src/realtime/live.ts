@@ -197,9 +197,12 @@ export class Realtime {
    */
   private onRecheck(check: () => void): () => void {
     this.rechecks.add(check);
-    this.recheckTimer ??= setInterval(() => {
-      for (const each of [...this.rechecks]) each();
-    }, this.settings.authRecheckMs);
+    // Out of the first stream's scope: the timer serves every stream, and outlives that one.
+    this.recheckTimer ??= detached(() =>
+      setInterval(() => {
+        for (const each of [...this.rechecks]) each();
+      }, this.settings.authRecheckMs),
+    );
     return () => {
       this.rechecks.delete(check);
       if (this.rechecks.size === 0) {
