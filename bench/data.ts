@@ -5,6 +5,7 @@ import { forgetActor } from "../src/modules/notifications/notifications.service.
 import { type DemoSize, loadDemoData } from "../src/demo.js";
 import { migrate } from "../src/migrate.js";
 import { BenchStop } from "./errors.js";
+import { ensureFanoutFixtures, removeFanoutLeftovers } from "./fanout.js";
 import { type Picks, ensureFixtures, resetLike } from "./fixtures.js";
 
 export const BENCH_SIZE: DemoSize = { users: 10_000, posts: 200_000, likes: 1_000_000, follows: 100_000, seed: 42 };
@@ -24,9 +25,12 @@ export async function prepareDatabase(url: string, options: { reset: boolean; lo
     const session = await db.session();
     let fixtures: Awaited<ReturnType<typeof ensureFixtures>>;
     try {
+      await removeFanoutLeftovers(session);
       await ensureData(session, options.log, () => loadDemoData(db, BENCH_SIZE));
       fixtures = await ensureFixtures(session, BENCH_SIZE);
       if (fixtures.added.length > 0) options.log(`added ${fixtures.added.join(" and ")}`);
+      const fanout = await ensureFanoutFixtures(session, fixtures);
+      if (fanout.added > 0) options.log(`added ${fanout.added} follows of the fan-out author`);
       await session.exec(await readFile(new URL("./peers/bench_peer.sql", import.meta.url), "utf8"));
     } finally {
       await session.release();
@@ -123,18 +127,19 @@ async function ensureData(session: SqlSession, log: Log, load: () => Promise<unk
 }
 
 /**
- * The generated rows come first (ids 1…N); the benchmark's fixtures add only the viewer's follows
- * and the replies of one thread after them.
+ * The generated rows come first (ids 1…N); the benchmark's fixtures add only the viewer's follows,
+ * the followers of one fan-out author and the replies of one thread after them.
  */
 async function addedRows(session: Pick<SqlSession, "query">) {
   const { rows } = await session.query<{ follows: number; posts: number; unknown: number }>(
-    `WITH extra_follows AS (SELECT follower_id FROM follows WHERE id > $1),
+    `WITH extra_follows AS (SELECT follower_id, followee_id FROM follows WHERE id > $1),
+          fanout_follows AS (SELECT followee_id FROM extra_follows WHERE follower_id IS DISTINCT FROM (SELECT id FROM users WHERE handle_key = $3)),
           extra_posts AS (SELECT root_id, reply_to_id FROM posts WHERE id > $2)
      SELECT (SELECT count(*) FROM extra_follows)::int AS follows, (SELECT count(*) FROM extra_posts)::int AS posts,
-            ((SELECT count(DISTINCT follower_id) FROM extra_follows) > 1)::int
+            ((SELECT count(DISTINCT followee_id) FROM fanout_follows) > 1)::int
             + (SELECT count(*) FROM extra_posts WHERE reply_to_id IS NULL)::int
             + ((SELECT count(DISTINCT root_id) FROM extra_posts) > 1)::int AS unknown`,
-    [BENCH_SIZE.follows, BENCH_SIZE.posts],
+    [BENCH_SIZE.follows, BENCH_SIZE.posts, "alice"],
   );
   return rows[0]!;
 }

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DemoSize } from "../src/demo.js";
 import type { EmbeddedStart } from "./embedded.js";
+import { type FanoutResults, fanoutMarkdown } from "./fanout.js";
 import type { Picks } from "./fixtures.js";
 import type { ServerName } from "./scenarios.js";
 import type { Verification } from "./verify.js";
@@ -94,6 +95,8 @@ export interface BenchResults {
   verification: Verification;
   rounds: Round[];
   summary: Partial<Record<ServerName, Record<string, Summary>>>;
+  /** The subscription fan-out scenario, when it ran (bench/fanout.ts). */
+  fanout?: FanoutResults | null;
   /** Per scenario (absent in results from before issue 12). */
   ratios?: Record<string, Ratios>;
 }
@@ -231,6 +234,7 @@ export function markdown(results: BenchResults): string {
   if (reordered.length > 0) push("", ...reordered);
   push("", ...againstTheOthers(results));
   push("", ...issue12Targets(results), "", ...targets(results));
+  if (results.fanout) push("", ...fanoutMarkdown(results.fanout));
   const failures = Object.entries(verification.failures).flatMap(([scenario, byServer]) => Object.entries(byServer).map(([server, why]) => `- ${scenario}, ${LABEL[server as ServerName]}: ${why.split("\n").join("\n  ")}`));
   if (failures.length > 0) push("", "## Failed data checks (not timed)", "", ...failures);
   push("", "## Scenarios", "", ...options.scenarios.map((s) => `- **${s}**: ${results.scenarioTitles[s] ?? s}`));

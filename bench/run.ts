@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { BENCH_SIZE, prepareDatabase, restoreLikePost } from "./data.js";
 import { type EmbeddedStart, measureEmbeddedStart } from "./embedded.js";
 import { BenchStop } from "./errors.js";
+import { FANOUT_SERVERS, type FanoutResults, runFanout } from "./fanout.js";
 import type { Picks } from "./fixtures.js";
 import { type LoadResult, runLoad } from "./load.js";
 import { type BenchResults, CLAIM_ROUNDS, type FixedRun, type Round, type SaturationRun, ratioSpreads, summarise, writeResults, markdown } from "./report.js";
@@ -26,7 +27,7 @@ const USAGE = `npm run bench -- [options]
   --rounds N         rounds, each in a rotated server order (${DEFAULTS.rounds}; fewer than ${CLAIM_ROUNDS} make no claim)
   --connections N    autocannon connections for the saturation runs (32)
   --warmup S         seconds of unmeasured load before each run (${DEFAULTS.warmup})
-  --only LIST        scenarios, comma-separated: ${SCENARIOS.map((s) => s.name).join(",")}
+  --only LIST        scenarios, comma-separated: ${SCENARIOS.map((s) => s.name).join(",")},fanout
   --servers LIST     servers, comma-separated: ${SERVERS.join(",")}
   --keep-going       time what passes the data check instead of stopping at the first failure
   --reset            drop and reload the bench database
@@ -44,6 +45,8 @@ interface Options {
   connections: number;
   warmupSeconds: number;
   scenarios: Scenario[];
+  /** The subscription fan-out (bench/fanout.ts): Chirp and its ceiling only. */
+  fanout: boolean;
   servers: ServerName[];
   keepGoing: boolean;
   reset: boolean;
@@ -84,13 +87,14 @@ function parseOptions(): Options {
     if (unknown.length > 0 || picked.length === 0) throw new BenchStop(`--${name}: unknown ${unknown.join(", ") || "(empty)"}; choose from ${known.join(", ")}`);
     return known.filter((k) => picked.includes(k));
   };
-  const scenarioNames = list("only", values.only, SCENARIOS.map((s) => s.name));
+  const scenarioNames: string[] = list("only", values.only, [...SCENARIOS.map((s) => s.name), "fanout"]);
   return {
     seconds: positive("duration", values.duration),
     rounds: Math.round(positive("rounds", values.rounds)),
     connections: Math.round(positive("connections", values.connections)),
     warmupSeconds: positive("warmup", values.warmup, 0),
     scenarios: SCENARIOS.filter((s) => scenarioNames.includes(s.name)),
+    fanout: scenarioNames.includes("fanout"),
     servers: list("servers", values.servers, SERVERS),
     keepGoing: values["keep-going"],
     reset: values.reset,
@@ -107,7 +111,9 @@ function estimateSeconds(options: Options) {
   const peer = options.servers.includes("postgraphile") ? new Set(runs("postgraphile").map((s) => s.name)) : new Set<string>();
   const fixed = options.servers.reduce((n, name) => n + runs(name).filter((s) => peer.has(s.name)).length, 0);
   const starts = options.servers.length * (peer.size > 0 ? 2 : 1);
-  return options.rounds * ((saturation + fixed) * (options.seconds + options.warmupSeconds + RUN_OVERHEAD_SECONDS) + starts * START_SECONDS);
+  // The fan-out: a saturation and a fixed-rate session per server, each starting it and connecting 1,000 followers (~10 s).
+  const fanout = options.fanout ? 2 * FANOUT_SERVERS.filter((s) => options.servers.includes(s)).length * (options.seconds + options.warmupSeconds + 10) : 0;
+  return options.rounds * ((saturation + fixed) * (options.seconds + options.warmupSeconds + RUN_OVERHEAD_SECONDS) + starts * START_SECONDS + fanout);
 }
 
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -198,7 +204,7 @@ async function main() {
   killChildrenOnExit();
   const startedAt = new Date().toISOString();
   const loadAverageBefore = loadavg();
-  log(`${options.servers.join(", ")} × ${options.scenarios.map((s) => s.name).join(", ")}; ${options.rounds} round(s) of about ${Math.ceil(estimateSeconds(options) / options.rounds / 60)} min, ${Math.ceil(estimateSeconds(options) / 60)} min in all (plus about 2 min to prepare and verify)`);
+  log(`${options.servers.join(", ")} × ${[...options.scenarios.map((s) => s.name), ...(options.fanout ? ["fanout"] : [])].join(", ")}; ${options.rounds} round(s) of about ${Math.ceil(estimateSeconds(options) / options.rounds / 60)} min, ${Math.ceil(estimateSeconds(options) / 60)} min in all (plus about 2 min to prepare and verify)`);
   if (options.rounds < CLAIM_ROUNDS) log(`fewer than ${CLAIM_ROUNDS} rounds: the report's figures are not a claim`);
 
   const picks = await prepareDatabase(options.databaseUrl, { reset: options.reset, log });
@@ -212,13 +218,21 @@ async function main() {
     log(`embedded start to the first answer: node dist/server.js ${ms(embeddedStart.compiledMs)} ms (Chirp's own startupMs ${ms(embeddedStart.compiledReportedMs)}); npm start ${ms(embeddedStart.npmStartMs)} ms`);
   }
 
-  const verification = await verify(options.servers, options.scenarios, { databaseUrl: options.databaseUrl, picks, keepGoing: options.keepGoing, log });
+  const requestScenarios = options.scenarios.length > 0;
+  const verification = requestScenarios
+    ? await verify(options.servers, options.scenarios, { databaseUrl: options.databaseUrl, picks, keepGoing: options.keepGoing, log })
+    : { reference: {}, statementsPerRequest: {}, sql: {}, sqlSampleRequests: {}, failures: {} };
 
   const rounds: Round[] = [];
   try {
-    for (let round = 1; round <= options.rounds; round++) rounds.push(await runRound(round, options, picks, verification));
+    for (let round = 1; requestScenarios && round <= options.rounds; round++) rounds.push(await runRound(round, options, picks, verification));
   } finally {
     await restoreLikePost(options.databaseUrl, picks);
+  }
+  const fanoutServers = FANOUT_SERVERS.filter((s) => options.servers.includes(s));
+  let fanout: FanoutResults | null = null;
+  if (options.fanout && fanoutServers.length > 0) {
+    fanout = await runFanout({ databaseUrl: options.databaseUrl, seconds: options.seconds, warmupSeconds: options.warmupSeconds, rounds: options.rounds, servers: fanoutServers, picks, log });
   }
 
   const results: BenchResults = {
@@ -240,6 +254,7 @@ async function main() {
     verification,
     rounds,
     summary: summarise(rounds, verification),
+    fanout,
     ratios: ratioSpreads(rounds, options.scenarios.map((s) => s.name)),
   };
   const paths = writeResults(results, `${ROOT}bench/results`);

@@ -113,13 +113,20 @@ export function prepareBuilds(options: { build: boolean; log: Log }) {
     execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "inherit" });
   }
   ensurePeers(options.log);
-  const source = readFileSync(join(ROOT, "bench/ceiling.ts"), "utf8");
+  compileBenchScript("ceiling.ts");
+}
+
+/** Compiles bench/<file> to plain JS beside node_modules (imports resolve from there); returns its path. */
+export function compileBenchScript(file: string): string {
+  const source = readFileSync(join(ROOT, "bench", file), "utf8");
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    fileName: "ceiling.ts",
+    fileName: file,
   });
-  mkdirSync(join(CEILING_JS, ".."), { recursive: true });
-  writeFileSync(CEILING_JS, outputText);
+  const out = join(CEILING_JS, "..", file.replace(/\.ts$/, ".mjs"));
+  mkdirSync(join(out, ".."), { recursive: true });
+  writeFileSync(out, outputText);
+  return out;
 }
 
 /** bench/peers has its own lockfile; installed on first use. */
@@ -142,6 +149,9 @@ const baseEnv = () => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: proces
 const chirpEnv = (): Record<string, string> =>
   Object.fromEntries((process.env.BENCH_CHIRP_ENV ?? "").split(/\s+/).filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
 const JWT_SECRET = randomBytes(32).toString("hex");
+const ACCESS_TOKEN_TTL = 86_400;
+/** How Chirp, as started here, signs and checks access tokens (its default issuer and audience): tokens signed with it are real ones. */
+export const chirpJwt = () => ({ secret: new TextEncoder().encode(JWT_SECRET), issuer: "chirp", audience: "chirp-api", accessTtl: ACCESS_TOKEN_TTL });
 // Production refuses to start without them (issue 10); the benchmark sends no mail.
 const MAIL_ENV = { SMTP_URL: "smtp://127.0.0.1:9", MAIL_FROM: "Chirp <bench@localhost>", APP_URL: "http://localhost:3000" };
 
@@ -157,7 +167,7 @@ function chirpNodeOptions(): string[] {
 }
 
 /** Starts one server as a single Node process with NODE_ENV=production and a pool of 10, and waits until it answers. */
-export async function startServer(name: ServerName, databaseUrl: string): Promise<RunningServer> {
+export async function startServer(name: ServerName, databaseUrl: string, extraEnv: Record<string, string> = {}): Promise<RunningServer> {
   const port = await freePort();
   const env: Record<string, string> = {
     ...baseEnv(),
@@ -166,11 +176,12 @@ export async function startServer(name: ServerName, databaseUrl: string): Promis
     PORT: String(port),
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: String(POOL_SIZE),
+    ...extraEnv,
   };
   const node = process.execPath;
   const child =
     name === "chirp"
-      ? spawnChild(node, [...chirpNodeOptions(), "dist/server.js"], { ...env, JWT_SECRET, ACCESS_TOKEN_TTL: "86400", LOG_LEVEL: "warn", ...MAIL_ENV, ...chirpEnv() })
+      ? spawnChild(node, [...chirpNodeOptions(), "dist/server.js"], { ...env, JWT_SECRET, ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL), LOG_LEVEL: "warn", ...MAIL_ENV, ...chirpEnv() })
       : name === "postgraphile"
         ? spawnChild(node, ["-r", join(PEERS, "polyfill.cjs"), join(PEERS, "postgraphile.mjs")], env)
         : spawnChild(node, [CEILING_JS], env);

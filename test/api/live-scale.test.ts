@@ -5,7 +5,7 @@ import WebSocket from "ws";
 import type { Config } from "../../src/config.js";
 import { newSessionId, signAccessToken } from "../../src/modules/auth/credentials.js";
 import { testConfig } from "../support/api.js";
-import { workerDatabase } from "../support/database.js";
+import { fallbackLog, sqlLog, workerDatabase } from "../support/database.js";
 import { redisReachable } from "../support/redis.js";
 import { type LiveApi, collect, listenApi, untilSubscribed } from "../support/live.js";
 
@@ -206,6 +206,83 @@ describe("1,000 concurrent subscribers on one instance", () => {
     await createPost(live, author, "to a thousand");
     await Promise.all(subscribers.map((s) => s.nth(1, 60_000)));
     expect(new Set(subscribers.map((s) => `${s.values.length} ${s.values[0]!.homeTimelineUpdated.body}`))).toEqual(new Set(["1 to a thousand"]));
+    for (const s of subscribers) s.stop();
+  });
+});
+
+describe("per-event work with many subscribers", () => {
+  /** The statements one post costs, from createPost to the last delivery, with `count` followers listening over WebSocket. */
+  async function statementsForOnePost(live: LiveApi, count: number) {
+    const author = await live.signUp("author");
+    const users = await bulkUsers(count);
+    const { db } = await workerDatabase();
+    await db.prisma.follow.createMany({ data: users.map((u) => ({ followerId: u.userId, followeeId: localId(author) })) });
+    const subscribers = users.map((u) => collect<{ homeTimelineUpdated: { body: string } }>(live.ws({ authorization: `Bearer ${u.token}` }), HOME));
+    await untilSubscribed(live.realtime, live.realtime.openStreams + count, 30_000);
+    const [before, fallbacksBefore] = [sqlLog.length, fallbackLog.length];
+    await createPost(live, author, `to ${count}`);
+    await Promise.all(subscribers.map((s) => s.nth(1, 30_000)));
+    // A statement still running for the last subscriber would be logged by now.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const statements = sqlLog.slice(before);
+    // Through the SQL reader, none handed to Prisma.
+    expect(fallbackLog.slice(fallbacksBefore)).toEqual([]);
+    expect(subscribers.map((s) => s.values.map((v) => v.homeTimelineUpdated.body))).toEqual(subscribers.map(() => [`to ${count}`]));
+    for (const s of subscribers) s.stop();
+    return statements;
+  }
+
+  it("a post to 40 followers costs the statements it costs to 2: credentials, visibility and the post are read for all at once", { timeout: 60_000 }, async () => {
+    const live = await serve(withRealtime({ connectionsPerIp: 1_000 }));
+    const alone = (await statementsForOnePost(live, 0)).length;
+    const [two, forty] = [await statementsForOnePost(live, 2), await statementsForOnePost(live, 40)];
+    // Per event: the followers among the listeners, their credentials, the post's visibility to each, the post as their document reads it.
+    expect({ two: two.length - alone, forty: forty.length - alone }).toEqual({ two: 4, forty: 4 });
+  });
+
+  it("with no event, a credential is checked again every REALTIME_AUTH_RECHECK, in one statement for all subscribers; a revoked one ends", { timeout: 60_000 }, async () => {
+    const live = await serve(withRealtime({ connectionsPerIp: 1_000, authRecheckMs: 400 }));
+    const users = await bulkUsers(20);
+    const closes = new Map<number, number>();
+    const subscribers = users.map((u, i) => collect(live.ws({ authorization: `Bearer ${u.token}` }, { onClose: (code) => closes.set(i, code) }), HOME));
+    await untilSubscribed(live.realtime, users.length, 30_000);
+    const before = sqlLog.length;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const checks = sqlLog.slice(before).filter((sql) => sql.includes('"sessions"'));
+    // Two or three ticks in a second, one statement each: a timer per stream would have sent 40 to 60.
+    expect(checks.length).toBeGreaterThanOrEqual(2);
+    expect(checks.length).toBeLessThanOrEqual(3);
+    expect((await live.execute(`mutation { logOut }`, {}, users[5])).data).toEqual({ logOut: true });
+    await subscribers[5]!.done;
+    expect(closes.get(5)).toBe(4403);
+    expect(live.realtime.openStreams).toBe(users.length - 1);
+    for (const s of subscribers) s.stop();
+  });
+
+  it("a revoked session and a suspended account stop receiving at the next event; the others go on", { timeout: 60_000 }, async () => {
+    const live = await serve(withRealtime({ connectionsPerIp: 1_000 }));
+    const [author, admin] = [await live.signUp("author"), await live.signUp("admin")];
+    const { db } = await workerDatabase();
+    await db.prisma.user.update({ where: { id: localId(admin) }, data: { role: "ADMIN" } });
+    const users = await bulkUsers(12);
+    await db.prisma.follow.createMany({ data: users.map((u) => ({ followerId: u.userId, followeeId: localId(author) })) });
+    const closes = new Map<number, number>();
+    const subscribers = users.map((u, i) => collect<{ homeTimelineUpdated: { body: string } }>(live.ws({ authorization: `Bearer ${u.token}` }, { onClose: (code) => closes.set(i, code) }), HOME));
+    await untilSubscribed(live.realtime, live.realtime.openStreams + users.length, 30_000);
+    await createPost(live, author, "first");
+    await Promise.all(subscribers.map((s) => s.nth(1)));
+    const [revoked, suspended] = [users[3]!, users[7]!];
+    expect((await live.execute(`mutation { logOut }`, {}, revoked)).data).toEqual({ logOut: true });
+    const globalUserId = Buffer.from(`User:${suspended.userId}`).toString("base64");
+    const suspension = await live.execute(`mutation ($id: ID!) { setUserSuspended(input: { userId: $id, suspended: true }) { __typename } }`, { id: globalUserId }, admin);
+    expect(suspension.errors).toBeUndefined();
+    await createPost(live, author, "second");
+    const others = subscribers.filter((_, i) => i !== 3 && i !== 7);
+    await Promise.all(others.map((s) => s.nth(2)));
+    await Promise.all([subscribers[3]!.done, subscribers[7]!.done]);
+    expect([closes.get(3), closes.get(7)]).toEqual([4403, 4403]);
+    expect([subscribers[3]!.values.length, subscribers[7]!.values.length]).toEqual([1, 1]);
+    expect(others.map((s) => s.values.map((v) => v.homeTimelineUpdated.body))).toEqual(others.map(() => ["first", "second"]));
     for (const s of subscribers) s.stop();
   });
 });

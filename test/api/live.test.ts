@@ -51,9 +51,11 @@ describe("homeTimelineUpdated", () => {
     await untilSubscribed(live.realtime, 1);
     await run(reader, "mute", muted.id);
     await run(reader, "block", blocked.id);
-    await createPost(muted, "muted");
+    const mutedPost = await createPost(muted, "muted");
     const blockedPost = await createPost(blocked, "blocked");
     await run(friend, "repost", blockedPost.id);
+    // A repost of a muted author's post is muted too, as in homeTimeline.
+    await run(friend, "repost", mutedPost.id);
     await createPost(friend, "seen");
     await received.nth(1);
     // The last write went out last: had an earlier one been delivered, it would be first.
@@ -80,6 +82,9 @@ describe("homeTimelineUpdated", () => {
     const event = text.split("\n\n").find((chunk) => chunk.startsWith("event: next"))!;
     expect(JSON.parse(event.split("data: ")[1]!)).toMatchObject({ data: { homeTimelineUpdated: { body: "over sse", author: { handle: followed.handle } } } });
     await reader_.cancel();
+    // The server counts the stream off once it notices the cancel; the next test's untilSubscribed counts from zero.
+    for (let attempt = 0; attempt < 500 && live.realtime.openStreams > 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(live.realtime.openStreams).toBe(0);
   });
 
   it("a write that rolls back publishes nothing", async () => {

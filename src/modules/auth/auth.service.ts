@@ -36,12 +36,65 @@ const LAST_USED_PRECISION_MS = 5 * 60_000;
  * or API token, is refused here, so a suspended user can do nothing until unsuspended.
  */
 export async function authenticate(db: Db, reader: SqlReader, jwt: JwtSettings, header: string): Promise<Viewer> {
+  const token = bearerToken(header);
+  const credential = token.startsWith(API_TOKEN_PREFIX) ? await apiTokenCredential(db, token) : await accessTokenCredential(db, reader, jwt, token);
+  return viewerOf(credential);
+}
+
+/** What authenticate answers for each header, or the error it would throw: for a refused credential, or a fault. */
+export type Authenticated = Viewer | AuthenticationError | ForbiddenError;
+
+/**
+ * `authenticate` for many headers at once (the subscribers an event wakes), by the same rules and as
+ * fresh: one statement for all the sessions, one for all the API tokens (and one to note their use),
+ * however many headers. Each answer is in the place of its header.
+ */
+export async function authenticateMany(db: Db, reader: SqlReader, jwt: JwtSettings, headers: readonly string[]): Promise<Authenticated[]> {
+  type Parsed = { kind: "session"; verified: { sessionId: string; userId: number } } | { kind: "apiToken"; hash: string } | { kind: "refused"; error: AuthenticationError };
+  const parsed = await Promise.all(
+    headers.map(async (header): Promise<Parsed> => {
+      try {
+        const token = bearerToken(header);
+        if (token.startsWith(API_TOKEN_PREFIX)) return { kind: "apiToken", hash: sha256(token) };
+        const verified = await verifyAccessToken(jwt, token);
+        if ("reason" in verified) throw new AuthenticationError(verified.reason);
+        return { kind: "session", verified };
+      } catch (error) {
+        if (error instanceof AuthenticationError) return { kind: "refused", error };
+        throw error;
+      }
+    }),
+  );
+  const sessionIds = [...new Set(parsed.flatMap((p) => (p.kind === "session" ? [p.verified.sessionId] : [])))];
+  const tokenHashes = [...new Set(parsed.flatMap((p) => (p.kind === "apiToken" ? [p.hash] : [])))];
+  const [sessions, apiTokens] = await Promise.all([
+    sessionIds.length === 0 ? [] : reader.findMany("Session", { where: { id: { in: sessionIds } }, select: SESSION_SELECT }, (q) => db.session.findMany(q)),
+    tokenHashes.length === 0 ? [] : db.apiToken.findMany({ where: { tokenHash: { in: tokenHashes } }, select: API_TOKEN_SELECT }),
+  ]);
+  const sessionById = new Map(sessions.map((s) => [s.id, s]));
+  const apiTokenByHash = new Map(apiTokens.map((t) => [t.tokenHash, t]));
+  const now = Date.now();
+  const answers = parsed.map((p): Authenticated => {
+    if (p.kind === "refused") return p.error;
+    try {
+      return viewerOf(p.kind === "session" ? sessionCredential(sessionById.get(p.verified.sessionId) ?? null, p.verified) : apiTokenCheck(apiTokenByHash.get(p.hash) ?? null, now).credential);
+    } catch (error) {
+      if (error instanceof AuthenticationError || error instanceof ForbiddenError) return error;
+      throw error;
+    }
+  });
+  const used = apiTokens.filter((t) => usable(t, now) && dueNote(t, now)).map((t) => t.id);
+  if (used.length > 0) await db.apiToken.updateMany({ where: { id: { in: used } }, data: { lastUsedAt: new Date(now) } });
+  return answers;
+}
+
+function bearerToken(header: string) {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new AuthenticationError('The Authorization header must be "Bearer <token>".');
-  const token = match[1]!;
-  const { user, canRead, canWrite, sessionId } = token.startsWith(API_TOKEN_PREFIX)
-    ? await apiTokenCredential(db, token)
-    : await accessTokenCredential(db, reader, jwt, token);
+  return match[1]!;
+}
+
+function viewerOf({ user, canRead, canWrite, sessionId }: Credential): Viewer {
   if (user.suspendedAt) throw new ForbiddenError(SUSPENDED);
   return toViewer(user, { canRead, canWrite, sessionId });
 }
@@ -55,42 +108,45 @@ interface Credential {
   sessionId: string | null;
 }
 
+const SESSION_SELECT = { id: true, revokedAt: true, expiresAt: true, user: { select: VIEWER_USER_SELECT } } as const;
+
 // Every request with an access token runs this: through the SQL reader, it costs one light statement.
 async function accessTokenCredential(db: Db, reader: SqlReader, jwt: JwtSettings, token: string): Promise<Credential> {
   const verified = await verifyAccessToken(jwt, token);
   if ("reason" in verified) throw new AuthenticationError(verified.reason);
-  const query = {
-    where: { id: verified.sessionId },
-    select: { id: true, revokedAt: true, expiresAt: true, user: { select: VIEWER_USER_SELECT } },
-  };
-  const session = await reader.findFirst("Session", query, (q) => db.session.findUnique(q));
+  const session = await reader.findFirst("Session", { where: { id: verified.sessionId }, select: SESSION_SELECT }, (q) => db.session.findUnique(q));
+  return sessionCredential(session, verified);
+}
+
+type SessionRow = { id: string; revokedAt: Date | null; expiresAt: Date; user: ViewerUser };
+
+function sessionCredential(session: SessionRow | null, verified: { userId: number }): Credential {
   if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) throw new AuthenticationError(SESSION_ENDED);
   // Only a holder of the signing key could write a token whose subject is not its session's user.
   if (session.user.id !== verified.userId) throw new AuthenticationError("The access token is invalid.");
   return { user: session.user, canRead: true, canWrite: true, sessionId: session.id };
 }
 
+const API_TOKEN_SELECT = { id: true, tokenHash: true, scopes: true, revokedAt: true, expiresAt: true, lastUsedAt: true, user: { select: VIEWER_USER_SELECT } } as const;
+
+type ApiTokenRow = { id: number; scopes: TokenScope[]; revokedAt: Date | null; expiresAt: Date | null; lastUsedAt: Date | null; user: ViewerUser };
+
 async function apiTokenCredential(db: Db, token: string): Promise<Credential> {
-  const found = await db.apiToken.findUnique({
-    where: { tokenHash: sha256(token) },
-    select: {
-      id: true,
-      scopes: true,
-      revokedAt: true,
-      expiresAt: true,
-      lastUsedAt: true,
-      user: { select: VIEWER_USER_SELECT },
-    },
-  });
+  const found = await db.apiToken.findUnique({ where: { tokenHash: sha256(token) }, select: API_TOKEN_SELECT });
   const now = Date.now();
-  if (!found || found.revokedAt || (found.expiresAt && found.expiresAt.getTime() <= now)) {
-    throw new AuthenticationError("The API token is invalid, expired or revoked.");
-  }
-  if (!found.user.suspendedAt && (!found.lastUsedAt || now - found.lastUsedAt.getTime() > LAST_USED_PRECISION_MS)) {
-    await db.apiToken.update({ where: { id: found.id }, data: { lastUsedAt: new Date(now) } });
-  }
-  return { user: found.user, canRead: found.scopes.includes("READ"), canWrite: found.scopes.includes("WRITE"), sessionId: null };
+  const { credential, noteUse } = apiTokenCheck(found, now);
+  if (noteUse) await db.apiToken.update({ where: { id: found!.id }, data: { lastUsedAt: new Date(now) } });
+  return credential;
 }
+
+/** The credential of an API token, and whether its lastUsedAt is due a refresh. */
+function apiTokenCheck(found: ApiTokenRow | null, now: number): { credential: Credential; noteUse: boolean } {
+  if (!found || !usable(found, now)) throw new AuthenticationError("The API token is invalid, expired or revoked.");
+  return { credential: { user: found.user, canRead: found.scopes.includes("READ"), canWrite: found.scopes.includes("WRITE"), sessionId: null }, noteUse: dueNote(found, now) };
+}
+
+const usable = (token: ApiTokenRow, now: number) => !token.revokedAt && !(token.expiresAt && token.expiresAt.getTime() <= now);
+const dueNote = (token: ApiTokenRow, now: number) => !token.user.suspendedAt && (!token.lastUsedAt || now - token.lastUsedAt.getTime() > LAST_USED_PRECISION_MS);
 
 export interface AuthResult {
   /** The viewer the new credentials stand for: the rest of the request that signed in runs as them. */

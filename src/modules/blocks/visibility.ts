@@ -33,6 +33,10 @@ export const postsApartFrom = (userIds: number[]): Prisma.PostWhereInput => ({
   NOT: { repostOf: { is: { authorId: { in: userIds } } } },
 });
 
+/** postsApartFrom for a post already read (with its original's author): true when it is neither by nor reposting one of `userIds`. */
+export const postApartFrom = (userIds: ReadonlySet<number>, post: { authorId: number; repostOf: { authorId: number } | null }) =>
+  !userIds.has(post.authorId) && !(post.repostOf && userIds.has(post.repostOf.authorId));
+
 type Where<M extends Prisma.ModelName> = Prisma.TypeMap["model"][M]["operations"]["findMany"]["args"]["where"];
 
 /**

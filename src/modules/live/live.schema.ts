@@ -1,8 +1,11 @@
+import type { Post as PostRow } from "@prisma/client";
 import { builder } from "../../builder.js";
 import type { Context } from "../../context.js";
+import { TickBatch } from "../../realtime/batch.js";
 import { Audience, liveViewer } from "../../realtime/live.js";
+import type { Viewer } from "../auth/viewer.js";
 import { Conversation, ConversationId } from "../messages/messages.schema.js";
-import { followersAmong, latestNotificationSeq, inHomeTimeline, mayReadMessage, notificationsAfter, unreadCounts, type UnreadCounts as Counts } from "./live.service.js";
+import { followersAmong, latestNotificationSeq, inHomeTimelines, mayReadMessage, postsById, notificationsAfter, unreadCounts, type UnreadCounts as Counts } from "./live.service.js";
 
 /**
  * Live updates. Each field subscribes to ids on the event bus (src/realtime/bus.ts) and, per event,
@@ -18,6 +21,14 @@ const UnreadCounts = builder.objectRef<Counts>("UnreadCounts").implement({
     messages: t.exposeInt("messages", { description: "Unread messages over the viewer's conversations (the sum of Conversation.unreadCount)." }),
   }),
 });
+
+type Post = { postId: number; authorId: number };
+
+/** The checks and reads of homeTimelineUpdated, each one statement for all the subscribers an event wakes on this instance. */
+const visibleToEach = ({ realtime, reader, db }: Context) =>
+  realtime.batch("homeTimelineUpdated:visible", () => new TickBatch<{ viewer: Viewer; post: Post }, boolean>((asks) => inHomeTimelines(reader, db, asks)));
+const postsRead = ({ realtime, reader, db }: Context) =>
+  realtime.batch("homeTimelineUpdated:posts", () => new TickBatch<{ query: object; id: number }, object | Error>((reads) => postsById(reader, db, reads)));
 
 const readNotification = <Q extends object>(ctx: Context, query: Q, id: number) =>
   ctx.db.notification.findUniqueOrThrow({ ...query, where: { id, recipientId: ctx.viewer!.id } });
@@ -80,10 +91,15 @@ builder.subscriptionFields((t) => ({
       // One statement per post for all subscribers of this instance; only the author's followers get it, and check the full rules.
       const audience = ctx.realtime.audience(
         "homeTimelineUpdated",
-        () => new Audience(() => ctx.realtime.bus.subscribe("post"), (post, userIds) => followersAmong(ctx.db, post.authorId, userIds)),
+        () => new Audience(() => ctx.realtime.bus.subscribe("post"), (post, userIds) => followersAmong(ctx.reader, ctx.db, post.authorId, userIds)),
       );
-      return ctx.realtime.stream(ctx, audience.events(viewerId), async (post) => ((await inHomeTimeline(ctx.reader, ctx.db, ctx.viewer!, post)) ? [post.postId] : []));
+      const visible = visibleToEach(ctx);
+      return ctx.realtime.stream(ctx, audience.events(viewerId), async (post) => ((await visible.load({ viewer: ctx.viewer!, post })) ? [post.postId] : []));
     },
-    resolve: (query, postId: number, _args, ctx) => ctx.db.post.findUniqueOrThrow({ ...query, where: { id: postId } }),
+    resolve: async (query, postId: number, _args, ctx) => {
+      const post = await postsRead(ctx).load({ query, id: postId });
+      if (post instanceof Error) throw post;
+      return post as PostRow;
+    },
   }),
 }));

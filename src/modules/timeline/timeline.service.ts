@@ -1,7 +1,7 @@
 import type { Prisma, PrismaClient } from "@prisma/client";
 import type { SqlReader } from "../../sql/reader.js";
 import type { Viewer } from "../auth/viewer.js";
-import { postsApartFrom } from "../blocks/visibility.js";
+import { postApartFrom, postsApartFrom } from "../blocks/visibility.js";
 import { handleKey } from "../users/users.service.js";
 
 /** Posts and reposts by the viewer and the people they follow, less the muted; one statement with the page. */
@@ -10,6 +10,19 @@ export const homeTimelineWhere = (viewer: Viewer): Prisma.PostWhereInput => ({
   OR: [{ authorId: viewer.id }, { author: { followers: { some: { followerId: viewer.id } } } }],
   ...(viewer.muting.size > 0 ? { AND: [postsApartFrom([...viewer.muting])] } : {}),
 });
+
+/**
+ * homeTimelineWhere and the viewer's blocks (visibleRows(viewer, "Post")) for a post already read,
+ * someone else's: whether the viewer's home timeline shows it. Both say the same rule; change them together.
+ */
+export function homeTimelineShows(
+  viewer: Viewer,
+  post: { authorId: number; deletedAt: Date | null; repostOf: { authorId: number } | null },
+  viewerFollowsAuthor: boolean,
+) {
+  const hidden = new Set([...viewer.blocking, ...viewer.blockedBy]);
+  return post.deletedAt === null && viewerFollowsAuthor && postApartFrom(viewer.muting, post) && postApartFrom(hidden, post);
+}
 
 /**
  * A user's posts and reposts, newest first, and their replies when asked. The SQL reader turns the
