@@ -98,7 +98,7 @@ builder.queryFields((t) => ({
     args: { query: t.arg.string({ description: QUERY_DESCRIPTION }), first: t.arg.int(), after: t.arg.string({ required: false }) },
     resolve: async (_root, args, ctx, info) => {
       const after = args.after ? parseCursor("post", args.after, [rank, int]) : null;
-      const hits = await searchPosts(ctx.db, ctx.viewer, args.query, { first: args.first, after: after && { rank: after[0]!, id: after[1]! } });
+      const hits = await searchPosts(ctx.reader, ctx.viewer, args.query, { first: args.first, after: after && { rank: after[0]!, id: after[1]! } });
       return withNodes(hits, args.after, (ids) => ctx.reader.findMany("Post", { ...nodeQuery(ctx, info), where: { id: { in: ids } } }, (q) => ctx.db.post.findMany(q)), postCursor);
     },
   }),
@@ -109,7 +109,7 @@ builder.queryFields((t) => ({
     args: { query: t.arg.string({ description: QUERY_DESCRIPTION }), first: t.arg.int(), after: t.arg.string({ required: false }) },
     resolve: async (_root, args, ctx, info) => {
       const after = args.after ? parseCursor("user", args.after, [int, int, int]) : null;
-      const hits = await searchUsers(ctx.db, ctx.viewer, args.query, {
+      const hits = await searchUsers(ctx.reader, ctx.viewer, args.query, {
         first: args.first,
         after: after && { tier: after[0]!, followerCount: after[1]!, id: after[2]! },
       });

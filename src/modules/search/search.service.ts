@@ -1,7 +1,8 @@
-import { Prisma, type PrismaClient } from "@prisma/client";
+import { Prisma } from "@prisma/client";
 import { ValidationError } from "../../errors.js";
 import type { Viewer } from "../auth/viewer.js";
 import { hiddenUsersSql } from "../blocks/visibility.js";
+import type { SqlReader } from "../../sql/reader.js";
 import { handleKey } from "../users/users.service.js";
 
 /** The longest query, in Unicode code points: no person types more, and it bounds the lexemes a query looks up. */
@@ -78,11 +79,11 @@ const page = <Row>(rows: Row[], first: number): Hits<Row> => ({ hits: rows.slice
  * with the viewer (either way) are left out. Suspended authors' posts stay, as in timelines and threads:
  * leaving them out joined every match to its author, most of the cost of a common word.
  */
-export async function searchPosts(db: PrismaClient, viewer: Viewer | null, query: string, { first, after }: Page<PostKey>): Promise<Hits<PostHit>> {
+export async function searchPosts(reader: SqlReader, viewer: Viewer | null, query: string, { first, after }: Page<PostKey>): Promise<Hits<PostHit>> {
   const text = searchText(query);
   if (text === "") return { hits: [], hasNextPage: false };
   // The cursor's rank is bound as text: Prisma sends a number parameter with fewer digits than a float8 holds.
-  const rows = await db.$queryRaw<{ id: number; rank: number; headline: string }[]>`
+  const rows = await reader.query<{ id: number; rank: number; headline: string }>(Prisma.sql`
     WITH q AS MATERIALIZED (SELECT websearch_to_tsquery('english', ${text}) AS q),
     hits AS (
       SELECT m.id, m.body, m.rank FROM (
@@ -96,7 +97,7 @@ export async function searchPosts(db: PrismaClient, viewer: Viewer | null, query
     )
     SELECT hits.id, hits.rank, ts_headline('english', hits.body, q.q, ${HEADLINE_OPTIONS}) AS headline
     FROM hits, q
-    ORDER BY hits.rank DESC, hits.id DESC`;
+    ORDER BY hits.rank DESC, hits.id DESC`);
   return page(rows.map(({ id, rank, headline }) => ({ id, rank, highlight: highlightRuns(headline) })), first);
 }
 
@@ -110,13 +111,13 @@ const likeLiteral = (text: string) => text.replace(/[\\%_]/g, "\\$&");
  * the oldest account; suspended users and users a block separates from the viewer are left out. The
  * trigram indexes serve the three patterns.
  */
-export async function searchUsers(db: PrismaClient, viewer: Viewer | null, query: string, { first, after }: Page<UserKey>): Promise<Hits<UserKey>> {
+export async function searchUsers(reader: SqlReader, viewer: Viewer | null, query: string, { first, after }: Page<UserKey>): Promise<Hits<UserKey>> {
   const text = searchText(query).replace(/^@/, "");
   if (text === "") return { hits: [], hasNextPage: false };
   const handle = handleKey(text);
   const handlePrefix = `${likeLiteral(handle)}%`;
   const namePrefix = `${likeLiteral(text)}%`;
-  const rows = await db.$queryRaw<UserKey[]>`
+  const rows = await reader.query<UserKey>(Prisma.sql`
     SELECT m.id, m.tier, m.follower_count AS "followerCount" FROM (
       SELECT u.id, u.follower_count,
         CASE WHEN u.handle_key = ${handle} THEN 0 WHEN u.handle_key LIKE ${handlePrefix} THEN 1 WHEN u.display_name ILIKE ${namePrefix} THEN 2 ELSE 3 END AS tier
@@ -126,6 +127,6 @@ export async function searchUsers(db: PrismaClient, viewer: Viewer | null, query
     ) m
     WHERE ${after ? Prisma.sql`(m.tier, -m.follower_count, m.id) > (${after.tier}::int, ${-after.followerCount}::int, ${after.id}::int)` : Prisma.sql`TRUE`}
     ORDER BY m.tier, m.follower_count DESC, m.id
-    LIMIT ${first + 1}`;
+    LIMIT ${first + 1}`);
   return page(rows, first);
 }
