@@ -116,6 +116,10 @@ export function createApp({
       ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
       useRest({ bodyLimit: config.requestBodyLimit, reporter, production: config.env === "production", document: config.introspection, reference: config.graphiql }),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
+      // Before the page-size check (a function of what the key holds, passed when the answer was kept)
+      // and authentication (which does nothing without an Authorization header, the only case it keeps):
+      // a hit stops execution, so the onExecute hooks after it do not run.
+      ...(responseCache ? [responseCache.plugin()] : []),
       useConnectionArgs(),
       useAuthentication(),
       useCredentialEndNotice(),
@@ -131,8 +135,6 @@ export function createApp({
         maxTokens: { n: 2_000 },
         blockFieldSuggestion: { enabled: config.env === "production" },
       }),
-      // Last: a hit stops execution, so every plugin before it has seen the operation as for a miss.
-      ...(responseCache ? [responseCache.plugin()] : []),
     ],
   });
 }
