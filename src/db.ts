@@ -163,6 +163,9 @@ function tracked(factory: AdapterFactory, versions: TableVersions): AdapterFacto
   factory.connect = async () => {
     const adapter = await connect();
     track(adapter);
+    // Scripts (several statements; Prisma's migration tooling sends them) count as one statement of all their words.
+    const executeScript = adapter.executeScript.bind(adapter);
+    adapter.executeScript = (script) => versions.statement(script, () => trackStatement(script, () => executeScript(script)));
     const startTransaction = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (isolationLevel) => {
       const transaction = await trackStatement("BEGIN", () => startTransaction(isolationLevel));

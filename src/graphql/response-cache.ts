@@ -77,7 +77,7 @@ function answer(json: string): Stringified {
 }
 
 /** How many distinct documents get an id; past it the ids start over (never reused, so old keys just stop matching). */
-const DOCUMENT_IDS = 10_000;
+const DOCUMENT_IDS = 1_000;
 
 /**
  * Answers to anonymous queries, kept while none of the tables their statements read has changed.

@@ -352,7 +352,7 @@ describe.runIf(Boolean(process.env.DATABASE_URL) && redisReachable)("two instanc
     const db = await openDatabase({ url, poolSize: 3, onQuery: (sql) => void sqlLog.push(sql) });
     const realtime = new Realtime(createEventBus(config.realtime, testLogger()), config.realtime, testLogger());
     const app = createApp({ db: db.prisma, reader: db.reader, config, logger: testLogger(), realtime, versions: db.versions });
-    closers.push(() => db.close(), () => realtime.close(), () => app.dispose());
+    closers.push(() => db.close(), () => realtime.close(), async () => app.dispose());
     return app;
   }
 
