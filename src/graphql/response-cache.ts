@@ -99,7 +99,7 @@ export class ResponseCache {
   private nextDocumentId = 0;
   /** Set by the metrics: each lookup, hit or miss. */
   onLookup: ((result: "hit" | "miss") => void) | undefined;
-  private readonly stopSharing: () => void;
+  private readonly stopSharing: () => unknown;
 
   constructor(
     private readonly settings: ResponseCacheSettings,
@@ -108,7 +108,7 @@ export class ResponseCache {
     logger: Logger,
   ) {
     this.entries = new Entries(settings);
-    this.stopSharing = bus.kind === "redis" ? shareChanges(versions, bus, logger) : () => {};
+    this.stopSharing = bus.kind === "redis" ? shareChanges(versions, bus, logger) : () => undefined;
   }
 
   get size() {
@@ -172,7 +172,7 @@ export class ResponseCache {
           },
         };
       },
-      onDispose: () => this.stopSharing(),
+      onDispose: async () => void (await this.stopSharing()),
     };
   }
 
@@ -243,7 +243,7 @@ export function stableJson(value: unknown): string | undefined {
  * once: when the subscription reconnects every table counts as changed, and a message lost otherwise
  * leaves an answer stale for at most the TTL.
  */
-function shareChanges(versions: TableVersions, bus: EventBus, logger: Logger): () => void {
+function shareChanges(versions: TableVersions, bus: EventBus, logger: Logger): () => Promise<unknown> {
   let pending = 0;
   const flush = () => {
     const tables = versions.classifier.tablesOf(pending);
@@ -256,6 +256,16 @@ function shareChanges(versions: TableVersions, bus: EventBus, logger: Logger): (
   });
   const stopReconnects = bus.onReconnect(() => versions.changedEverywhere());
   const subscription = bus.subscribe("tables")[Symbol.asyncIterator]();
+  let stopped: Promise<unknown> | undefined;
+  const stop = () => {
+    if (stopped) return stopped;
+    stopPublishing();
+    stopReconnects();
+    stopOnClose();
+    return (stopped = Promise.resolve(subscription.return?.()));
+  };
+  // The bus closes before the app is disposed (src/server.ts): unsubscribe while its connection works.
+  const stopOnClose = bus.onClose(stop);
   void (async () => {
     for (;;) {
       const next = await subscription.next();
@@ -264,9 +274,5 @@ function shareChanges(versions: TableVersions, bus: EventBus, logger: Logger): (
       if (origin !== versions.origin && Array.isArray(tables)) versions.changedElsewhere(tables.filter((t): t is string => typeof t === "string"));
     }
   })().catch((error: unknown) => logger.warn({ err: { message: (error as Error).message } }, "response cache: the table changes of other instances stopped arriving"));
-  return () => {
-    stopPublishing();
-    stopReconnects();
-    void subscription.return?.();
-  };
+  return stop;
 }
