@@ -56,10 +56,6 @@ class Entries {
     this.bytes -= entry.size;
   }
 
-  clear() {
-    this.map.clear();
-    this.bytes = 0;
-  }
 }
 
 /** A result Yoga serialises with its own `stringify` (graphql-jit's convention, which Yoga's JSON answers honour). */
@@ -119,10 +115,6 @@ export class ResponseCache {
     return this.entries.bytes;
   }
 
-  clear() {
-    this.entries.clear();
-  }
-
   plugin(): Plugin<Context> {
     return {
       onExecute: ({ args, setResultAndStopExecution }) => {
@@ -149,7 +141,7 @@ export class ResponseCache {
         this.onLookup?.("miss");
         const reads = this.versions.startReading();
         scope.reads = reads;
-        const codes = scope.codes.size;
+        const codes = codesNoted(scope.codes);
         const stop = () => {
           this.versions.stopReading(reads);
           if (scope.reads === reads) scope.reads = undefined;
@@ -159,7 +151,7 @@ export class ResponseCache {
         return {
           onExecuteDone: ({ result }) => {
             stop();
-            if (isAsyncIterable(result) || result.errors?.length || result.extensions || reads.uncacheable || scope.codes.size !== codes) return;
+            if (isAsyncIterable(result) || result.errors?.length || result.extensions || reads.uncacheable || codesNoted(scope.codes) !== codes) return;
             let json: string | undefined;
             // Kept as Yoga sends it: the JSON its answer is written with, captured as it is written.
             (result as Stringified).stringify = (sent) => (json = JSON.stringify(sent));
@@ -197,6 +189,13 @@ export class ResponseCache {
     }
     return id;
   }
+}
+
+/** How many error codes the request has noted so far (a typed error result's among them). */
+function codesNoted(codes: ReadonlyMap<string, number>) {
+  let count = 0;
+  for (const n of codes.values()) count += n;
+  return count;
 }
 
 /** Queries, except introspection (the same for everyone, and rare). */
