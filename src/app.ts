@@ -13,6 +13,7 @@ import { useConnectionArgs } from "./graphql/connection-args.js";
 import { maskError, useErrorCodes } from "./graphql/errors.js";
 import { useGraphiQL } from "./graphql/graphiql.js";
 import { useRequestLog } from "./graphql/request-log.js";
+import { ResponseCache } from "./graphql/response-cache.js";
 import { corsOptions, useResponseHeaders } from "./http/headers.js";
 import { formDataLimits } from "./http/multipart.js";
 import { useRequestPolicy } from "./http/request-policy.js";
@@ -31,6 +32,7 @@ import { useReadiness } from "./readiness.js";
 import { useRest } from "./rest/rest.plugin.js";
 import { schema } from "./schema.js";
 import type { SqlReader } from "./sql/reader.js";
+import type { TableVersions } from "./sql/table-versions.js";
 
 export interface AppDeps {
   db: PrismaClient;
@@ -49,6 +51,11 @@ export interface AppDeps {
   pool?: PoolCounts;
   /** Spans go here when tracing is on (src/observability/tracing.ts); none otherwise, at no cost. */
   tracer?: Tracer;
+  /**
+   * The table versions of the database `db` and `reader` belong to (Database.versions): without
+   * them no write can be seen, and the response cache stays off.
+   */
+  versions?: TableVersions;
 }
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
@@ -70,8 +77,10 @@ export function createApp({
   reporter = new ErrorReporter(logger),
   pool,
   tracer,
+  versions,
 }: AppDeps) {
-  const metrics = config.metrics.enabled ? new Metrics({ settings: config.metrics, db, realtime, pool }) : undefined;
+  const responseCache = config.responseCache.enabled && versions ? new ResponseCache(config.responseCache, versions, realtime.bus, logger) : undefined;
+  const metrics = config.metrics.enabled ? new Metrics({ settings: config.metrics, db, realtime, pool, responseCache }) : undefined;
   const countRefusal = metrics ? (limit: string) => metrics.rateLimited.inc({ limit }) : undefined;
   // The live limits are the Realtime's (src/server.ts shares it with the WebSocket server); their refusals count here too.
   if (countRefusal) realtime.onRefusal = countRefusal;
@@ -110,6 +119,10 @@ export function createApp({
       ...(config.graphiql ? [useGraphiQL("/graphql")] : []),
       useRest({ bodyLimit: config.requestBodyLimit, reporter, production: config.env === "production", document: config.introspection, reference: config.graphiql }),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
+      // Before the page-size check (a function of what the key holds, passed when the answer was kept)
+      // and authentication (which does nothing without an Authorization header, the only case it keeps):
+      // a hit stops execution, so the onExecute hooks after it do not run.
+      ...(responseCache ? [responseCache.plugin()] : []),
       useConnectionArgs(),
       useAuthentication(),
       useCredentialEndNotice(),

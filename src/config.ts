@@ -7,6 +7,8 @@ import { z } from "zod";
 import type { RateLimitSettings } from "./rate-limits.js";
 
 const boolean = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+/** A switch that also reads as on/off. */
+const onOff = z.enum(["on", "off", "true", "false", "1", "0"]).transform((v) => v === "on" || v === "true" || v === "1");
 
 /** Which hops of X-Forwarded-For to believe: `hop` counts from the socket's peer (0) towards the client. */
 export type TrustProxy = (address: string, hop: number) => boolean;
@@ -118,6 +120,10 @@ const EnvSchema = z.object({
   REALTIME_MAX_QUEUED_EVENTS: z.coerce.number().int().min(1).default(100),
   REALTIME_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
   REALTIME_SSE_RESERVATION_TIMEOUT: z.coerce.number().int().min(1).max(60).default(5),
+  RESPONSE_CACHE: onOff.optional(),
+  RESPONSE_CACHE_TTL_MS: z.coerce.number().int().min(1).max(3_600_000).default(30_000),
+  RESPONSE_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  RESPONSE_CACHE_MAX_BYTES: z.coerce.number().int().min(1_024).max(4_294_967_296).default(33_554_432),
   METRICS: boolean.optional(),
   METRICS_TOKEN: z.string().trim().min(32, "must be at least 32 characters").regex(/^\S+$/, "must not contain spaces").optional(),
   METRICS_MAX_OPERATIONS: z.coerce.number().int().min(1).max(10_000).default(200),
@@ -169,10 +175,21 @@ export type Config = {
   outbox: OutboxSettings;
   media: MediaConfig;
   realtime: RealtimeSettings;
+  responseCache: ResponseCacheSettings;
   metrics: MetricsSettings;
   /** OpenTelemetry traces, exported over OTLP/HTTP where the OTEL_* variables say. */
   tracing: { enabled: boolean };
 };
+
+/** Answers to anonymous queries, kept until a table they read changes (src/graphql/response-cache.ts). */
+export interface ResponseCacheSettings {
+  enabled: boolean;
+  /** The longest an answer is kept: the bound on what the database does not tell (other instances' writes when an event is lost, the clock). */
+  ttlMs: number;
+  maxEntries: number;
+  /** The answers' JSON text, in characters, summed over the entries (their keys included). */
+  maxBytes: number;
+}
 
 /** /metrics for Prometheus (src/observability/metrics.ts). */
 export interface MetricsSettings {
@@ -344,6 +361,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxQueuedEvents: e.REALTIME_MAX_QUEUED_EVENTS,
       maxBufferedBytes: e.REALTIME_MAX_BUFFERED_BYTES,
       sseReservationTimeoutMs: e.REALTIME_SSE_RESERVATION_TIMEOUT * 1000,
+    },
+    responseCache: {
+      enabled: e.RESPONSE_CACHE ?? true,
+      ttlMs: e.RESPONSE_CACHE_TTL_MS,
+      maxEntries: e.RESPONSE_CACHE_MAX_ENTRIES,
+      maxBytes: e.RESPONSE_CACHE_MAX_BYTES,
     },
     metrics: {
       enabled: e.METRICS ?? (!production || e.METRICS_TOKEN !== undefined),

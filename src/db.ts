@@ -9,6 +9,7 @@ import { datamodel } from "./generated/sql-datamodel.js";
 import { trackStatement } from "./observability/scope.js";
 import { buildModels } from "./sql/model.js";
 import { type Fallback, SqlReader, type SqlReaderOptions } from "./sql/reader.js";
+import { TableVersions, type TransactionWrites, tableCatalog } from "./sql/table-versions.js";
 
 /** One SQL connection, used by the migration runner and the seed (multi-statement scripts allowed). */
 export interface SqlSession {
@@ -33,6 +34,8 @@ export interface Database {
   reader: SqlReader;
   /** A dedicated connection, for work that needs session state such as an advisory lock. */
   session(): Promise<SqlSession>;
+  /** What every statement sent through this database wrote: what the response cache holds answers against. */
+  versions: TableVersions;
   close(): Promise<void>;
 }
 
@@ -56,6 +59,7 @@ export interface DatabaseOptions {
 }
 
 const models = buildModels(datamodel);
+const catalog = tableCatalog(datamodel);
 const readerOptions = ({ onQuery, onFallback }: DatabaseOptions): SqlReaderOptions => ({ models, onQuery, onFallback });
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -66,8 +70,8 @@ const DEFAULT_TRANSACTION_TIMEOUT_MS = 15_000;
 
 type AdapterFactory = NonNullable<Prisma.PrismaClientOptions["adapter"]>;
 
-function createPrisma(factory: AdapterFactory, { onQuery, transactionTimeoutMs, connectTimeoutMs }: DatabaseOptions) {
-  const adapter = tracked(factory);
+function createPrisma(factory: AdapterFactory, versions: TableVersions, { onQuery, transactionTimeoutMs, connectTimeoutMs }: DatabaseOptions) {
+  const adapter = tracked(factory, versions);
   // A transaction waits for a pooled connection as long as a query does (the pool's own timeout reports it).
   const transactionOptions = { timeout: transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS, maxWait: (connectTimeoutMs ?? 5_000) + 1_000 };
   if (!onQuery) return new PrismaClient({ adapter, transactionOptions });
@@ -80,18 +84,23 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   // Extensions the migrations create must be loaded into PGlite's build first.
   const pglite = await PGlite.create({ dataDir: options.dataDir, extensions: { pg_trgm } });
-  const prisma = createPrisma(new PrismaPGlite(pglite), options);
+  const versions = new TableVersions(catalog);
+  const prisma = createPrisma(new PrismaPGlite(pglite), versions, options);
   return {
     kind: "pglite",
     prisma,
+    versions,
     // PGlite names no statements; its query waits for any open transaction, like a pool connection would.
-    reader: new SqlReader(({ text, values }) => trackStatement(text, () => pglite.query(text, values)), readerOptions(options)),
+    reader: new SqlReader(({ text, values }) => versions.statement(text, () => trackStatement(text, () => pglite.query(text, values))), readerOptions(options)),
     // PGlite is a single connection: the session is the database itself.
-    session: async () => ({
-      query: async (sql, params) => pglite.query(sql, params),
-      exec: async (sql) => void (await pglite.exec(sql)),
-      release: async () => {},
-    }),
+    session: async () => {
+      const tracked = versions.session();
+      return {
+        query: async (sql, params) => tracked(sql, () => pglite.query(sql, params)),
+        exec: async (sql) => void (await tracked(sql, () => pglite.exec(sql))),
+        release: async () => {},
+      };
+    },
     close: async () => {
       await prisma.$disconnect();
       await pglite.close();
@@ -105,20 +114,23 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   // An idle connection that dies (PostgreSQL stopped or restarted) is dropped by the pool, and the next
   // query reports the outage; without a listener its 'error' event would end the process.
   pool.on("error", () => {});
-  const prisma = createPrisma(releasingFailedTransactions(new PrismaPg(pool)), options);
+  const versions = new TableVersions(catalog);
+  const prisma = createPrisma(releasingFailedTransactions(new PrismaPg(pool)), versions, options);
   return {
     kind: "postgresql",
     pool,
     prisma,
-    reader: new SqlReader((statement) => trackStatement(statement.text, () => pool.query(statement)), readerOptions(options)),
+    versions,
+    reader: new SqlReader((statement) => versions.statement(statement.text, () => trackStatement(statement.text, () => pool.query(statement))), readerOptions(options)),
     session: async () => {
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis });
       // A failure shows in the next query; the 'error' event alone would end the process.
       client.on("error", () => {});
       await client.connect();
+      const tracked = versions.session();
       return {
-        query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params)) as unknown as { rows: R[] },
-        exec: async (sql) => void (await client.query(sql)),
+        query: async <R>(sql: string, params?: unknown[]) => (await tracked(sql, () => client.query(sql, params))) as unknown as { rows: R[] },
+        exec: async (sql) => void (await tracked(sql, () => client.query(sql))),
         release: () => client.end(),
       };
     },
@@ -136,28 +148,34 @@ type Queryable = Pick<Adapter, "queryRaw" | "executeRaw">;
 /**
  * Every statement Prisma sends, counted and timed for the request in scope (and a span when it is
  * traced), where it reaches the driver: BEGIN inside startTransaction, and the COMMIT or ROLLBACK an
- * adapter sends itself (PGlite's "phantom" ones), included.
+ * adapter sends itself (PGlite's "phantom" ones), included. Each also moves the versions of the
+ * tables it writes (`versions`): outside a transaction as it is sent and once it returns, inside one
+ * as it is sent and again at the transaction's COMMIT or ROLLBACK.
  */
-function tracked(factory: AdapterFactory): AdapterFactory {
+function tracked(factory: AdapterFactory, versions: TableVersions): AdapterFactory {
   const connect = factory.connect.bind(factory);
-  const track = (queryable: Queryable) => {
+  const track = (queryable: Queryable, transaction?: TransactionWrites) => {
     const queryRaw = queryable.queryRaw.bind(queryable);
     const executeRaw = queryable.executeRaw.bind(queryable);
-    queryable.queryRaw = (query) => trackStatement(query.sql, () => queryRaw(query));
-    queryable.executeRaw = (query) => trackStatement(query.sql, () => executeRaw(query));
+    queryable.queryRaw = (query) => versions.statement(query.sql, () => trackStatement(query.sql, () => queryRaw(query)), transaction);
+    queryable.executeRaw = (query) => versions.statement(query.sql, () => trackStatement(query.sql, () => executeRaw(query)), transaction);
   };
   factory.connect = async () => {
     const adapter = await connect();
     track(adapter);
+    // Scripts (several statements; Prisma's migration tooling sends them) count as one statement of all their words.
+    const executeScript = adapter.executeScript.bind(adapter);
+    adapter.executeScript = (script) => versions.statement(script, () => trackStatement(script, () => executeScript(script)));
     const startTransaction = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (isolationLevel) => {
       const transaction = await trackStatement("BEGIN", () => startTransaction(isolationLevel));
-      track(transaction);
+      const writes: TransactionWrites = { tables: 0 };
+      track(transaction, writes);
       if (transaction.options.usePhantomQuery) {
         const commit = transaction.commit.bind(transaction);
         const rollback = transaction.rollback.bind(transaction);
-        transaction.commit = () => trackStatement("COMMIT", commit);
-        transaction.rollback = () => trackStatement("ROLLBACK", rollback);
+        transaction.commit = () => versions.ending(writes, () => trackStatement("COMMIT", commit));
+        transaction.rollback = () => versions.ending(writes, () => trackStatement("ROLLBACK", rollback));
       }
       return transaction;
     };

@@ -65,7 +65,7 @@ const shutdown = new AbortController();
 const realtime = new Realtime(createEventBus(config.realtime, logger), config.realtime, logger);
 // One reporter for HTTP and WebSocket errors: one count per kind, flushed once when the app is disposed.
 const reporter = new ErrorReporter(logger);
-const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage, realtime, reporter, pool: db.pool, tracer: tracing?.tracer });
+const app = createApp({ db: db.prisma, reader: db.reader, config, logger, shutdown: shutdown.signal, storage, realtime, reporter, pool: db.pool, tracer: tracing?.tracer, versions: db.versions });
 const { server, drain } = createHttpServer(app, config.http);
 attachWebSockets(server, app, realtime, config, logger, reporter);
 server.on("error", async (error: NodeJS.ErrnoException) => {

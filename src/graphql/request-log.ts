@@ -19,8 +19,8 @@ export function requestId(headers: { get(name: string): string | null }, peer: s
  * Gives every request a scope (src/observability/scope.ts) with an id (the X-Request-Id a trusted
  * proxy sent with it, or a new one), returned as X-Request-Id and carried by every log line logged
  * while the request runs, and logs one line when it is answered: method, path, status, duration,
- * operation name, the viewer, the client's address, the error codes (typed results' included) and
- * its SQL statements. Never the query string, variables or error messages: those are the client's
+ * operation name, the viewer, the client's address, the error codes (typed results' included), its
+ * SQL statements and, for an anonymous query, whether the response cache answered it. Never the query string, variables or error messages: those are the client's
  * input and can hold passwords and tokens. Answers with errors log at info; the rest at debug.
  * Chirp's own faults are logged on their own, at error.
  */
@@ -102,6 +102,7 @@ export function logAnswer(logger: Logger, scope: RequestScope, fields: Record<st
       codes: scope.codes.size > 0 ? [...scope.codes.keys()] : undefined,
       sql: scope.statements,
       dbMs: Math.round(scope.dbMs * 10) / 10,
+      cache: scope.cache,
     },
     fields.transport ? "operation" : "request",
   );

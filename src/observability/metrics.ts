@@ -6,6 +6,7 @@ import type { Plugin } from "graphql-yoga";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { MetricsSettings } from "../config.js";
 import type { PoolCounts } from "../db.js";
+import type { ResponseCache } from "../graphql/response-cache.js";
 import { LIVE_TRANSPORTS, type Realtime } from "../realtime/live.js";
 import { currentScope } from "./scope.js";
 
@@ -46,6 +47,8 @@ export interface MetricsDeps {
   realtime: Realtime;
   /** PostgreSQL's pool; on PGlite there is none, and no pool gauges either. */
   pool: PoolCounts | undefined;
+  /** The response cache, when it is on: its lookups and size. */
+  responseCache?: ResponseCache | undefined;
 }
 
 /** The Prometheus registry of one app and what counts into it. */
@@ -59,7 +62,7 @@ export class Metrics {
 
   constructor(private readonly deps: MetricsDeps) {
     const registers = [this.registry];
-    const { realtime, pool, db } = deps;
+    const { realtime, pool, db, responseCache } = deps;
     this.operations = new OperationLabels(deps.settings.maxOperations);
     this.errors = new Counter({ name: "chirp_graphql_errors_total", help: "Errors answered, by extensions.code, typed results' codes included", labelNames: ["code"], registers });
     this.rateLimited = new Counter({ name: "chirp_rate_limited_total", help: "Requests refused by a rate limit, by limit", labelNames: ["limit"], registers });
@@ -102,6 +105,12 @@ export class Metrics {
       gauge("chirp_db_pool_connections", "Connections of the PostgreSQL pool, idle or in use", () => pool.totalCount);
       gauge("chirp_db_pool_idle_connections", "Idle connections of the PostgreSQL pool", () => pool.idleCount);
       gauge("chirp_db_pool_waiting", "Queries waiting for a connection of the PostgreSQL pool", () => pool.waitingCount);
+    }
+    if (responseCache) {
+      const lookups = new Counter({ name: "chirp_response_cache_lookups_total", help: "Anonymous queries looked up in the response cache, by result (hit, miss)", labelNames: ["result"], registers });
+      responseCache.onLookup = (result) => lookups.inc({ result });
+      new Gauge({ name: "chirp_response_cache_entries", help: "Answers the response cache holds", registers, collect() { this.set(responseCache.size); } });
+      new Gauge({ name: "chirp_response_cache_bytes", help: "Characters of JSON (keys included) the response cache holds", registers, collect() { this.set(responseCache.bytes); } });
     }
     new Gauge({
       name: "chirp_outbox_messages",

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { type Context, type Span, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import type { ReadSet } from "../sql/table-versions.js";
 
 /** What a traced request (or WebSocket operation) gives its SQL statements: the tracer and the span they are children of. */
 export interface ScopeTrace {
@@ -30,6 +31,10 @@ export class RequestScope {
   trace: ScopeTrace | undefined;
   /** Where the metrics of the app serving the request count its error codes. */
   countErrorCode: ((code: string) => void) | undefined;
+  /** While an anonymous query runs to fill the response cache: what its statements read. */
+  reads: ReadSet | undefined;
+  /** Whether the response cache answered the operation (`hit`) or it ran and may be kept (`miss`). */
+  cache: "hit" | "miss" | undefined;
   readonly startedAt = performance.now();
   private readonly finishers: (() => void)[] = [];
   private finished = false;

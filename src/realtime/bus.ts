@@ -17,6 +17,8 @@ export type RealtimeEvents = {
   post: [event: { postId: number; authorId: number }];
   /** A message the user may receive (as a member of its conversation, or its sender) was sent. */
   message: [userId: number, event: { messageId: number; conversationId: number }];
+  /** An instance committed writes to these tables: the others' response caches drop what read them (src/graphql/response-cache.ts). */
+  tables: [event: { tables: string[]; origin: string }];
 };
 
 /** What services publish through, once their transaction committed: a rolled-back write publishes nothing. */
@@ -25,6 +27,10 @@ export type Publisher = Pick<PubSub<RealtimeEvents>, "publish">;
 export interface EventBus extends PubSub<RealtimeEvents> {
   /** "memory" for one process, "redis" across instances. */
   kind: "memory" | "redis";
+  /** Called whenever the subscribing connection is ready again after a loss, when events may have been missed. */
+  onReconnect(listener: () => void): () => void;
+  /** Called (and awaited) when close() begins, while the connections still work: a subscription ended then unsubscribes cleanly. */
+  onClose(listener: () => unknown): () => void;
   close(): Promise<void>;
 }
 
@@ -34,7 +40,13 @@ export function createEventBus(settings: Pick<RealtimeSettings, "redisUrl" | "ch
     const eventTarget = new EventTarget();
     // Every subscriber of a topic is a listener of it; Node warns past 10 as if they leaked.
     setMaxListeners(0, eventTarget);
-    return Object.assign(createPubSub<RealtimeEvents>({ eventTarget: eventTarget as Target }), { kind: "memory" as const, close: async () => {} });
+    const closing = listeners();
+    return Object.assign(createPubSub<RealtimeEvents>({ eventTarget: eventTarget as Target }), {
+      kind: "memory" as const,
+      onReconnect: () => () => {},
+      onClose: closing.add,
+      close: async () => closing.call(),
+    });
   }
   // A subscribing connection can do nothing else: one client to publish, one to subscribe.
   const options = { maxRetriesPerRequest: null, lazyConnect: false };
@@ -51,16 +63,41 @@ export function createEventBus(settings: Pick<RealtimeSettings, "redisUrl" | "ch
         send(...args).catch((error: Error) => logger.warn({ err: { message: error.message }, command }, "Redis (live updates) command failed"));
     }
   }
+  // ioredis subscribes again by itself after a reconnect; what was published in between is lost.
+  const reconnected = listeners();
+  const closing = listeners();
+  let connected = false;
+  subscribeClient.on("ready", () => {
+    if (connected) void reconnected.call();
+    connected = true;
+  });
   const eventTarget = prefixed(createRedisEventTarget<PubSubEvent<RealtimeEvents, keyof RealtimeEvents>>({ publishClient, subscribeClient }), settings.channelPrefix);
   return Object.assign(createPubSub<RealtimeEvents>({ eventTarget }), {
     kind: "redis" as const,
+    onReconnect: reconnected.add,
+    onClose: closing.add,
     close: async () => {
+      await closing.call();
       await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
     },
   });
 }
 
 type Target = PubSubEventTarget<RealtimeEvents>;
+
+/** A set of callbacks: `add` returns the function that removes it again; `call` settles once they all have. */
+function listeners() {
+  const set = new Set<() => unknown>();
+  return {
+    add: (listener: () => unknown) => {
+      set.add(listener);
+      return () => void set.delete(listener);
+    },
+    call: async () => {
+      await Promise.allSettled([...set].map(async (listener) => listener()));
+    },
+  };
+}
 
 /** The event target with `prefix` before every channel name. */
 function prefixed(target: Target, prefix: string): Target {

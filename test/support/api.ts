@@ -65,7 +65,7 @@ export const DEFAULT_PASSWORD = "correct horse battery";
  */
 export async function testApi(config: Config = testConfig, { reader, storage, tracer }: { reader?: SqlReader; storage?: MediaStorage; tracer?: Tracer } = {}) {
   const { db } = await workerDatabase();
-  const app = createApp({ db: db.prisma, reader: reader ?? db.reader, config, logger: testLogger(), storage, pool: db.pool, tracer });
+  const app = createApp({ db: db.prisma, reader: reader ?? db.reader, config, logger: testLogger(), storage, pool: db.pool, tracer, versions: db.versions });
   let handles = 0;
 
   async function execute<R, V>(

@@ -19,7 +19,7 @@ export async function listenApi(config: Config = testConfig) {
   const logger = testLogger();
   const realtime = new Realtime(createEventBus(config.realtime, logger), config.realtime, logger);
   const reporter = new ErrorReporter(logger);
-  const app = createApp({ db: db.prisma, reader: db.reader, config, logger, realtime, reporter, pool: db.pool });
+  const app = createApp({ db: db.prisma, reader: db.reader, config, logger, realtime, reporter, pool: db.pool, versions: db.versions });
   const { server, drain } = createHttpServer(app, config.http);
   attachWebSockets(server, app, realtime, config, logger, reporter);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
