@@ -19,6 +19,7 @@ import { formDataLimits } from "./http/multipart.js";
 import { useRequestPolicy } from "./http/request-policy.js";
 import type { Logger } from "./logger.js";
 import { useAuthentication } from "./modules/auth/auth.plugin.js";
+import type { SessionRow } from "./modules/auth/auth.service.js";
 import { useMediaFiles } from "./modules/media/media.http.js";
 import { boundedImageProcessor } from "./modules/media/media.images.js";
 import { type MediaStorage, createStorage } from "./modules/media/media.storage.js";
@@ -32,7 +33,7 @@ import { useReadiness } from "./readiness.js";
 import { useRest } from "./rest/rest.plugin.js";
 import { schema } from "./schema.js";
 import type { SqlReader } from "./sql/reader.js";
-import type { TableVersions } from "./sql/table-versions.js";
+import { KeptReads, type TableVersions } from "./sql/table-versions.js";
 
 export interface AppDeps {
   db: PrismaClient;
@@ -57,6 +58,9 @@ export interface AppDeps {
    */
   versions?: TableVersions;
 }
+
+/** Sessions kept at most (a few MB): past it, the least recently used are read again. */
+const SESSIONS_KEPT = 10_000;
 
 /** What the Node adapter passes with each request that Chirp reads: the socket's address. */
 export interface ServerContext {
@@ -85,6 +89,7 @@ export function createApp({
   // The live limits are the Realtime's (src/server.ts shares it with the WebSocket server); their refusals count here too.
   if (countRefusal) realtime.onRefusal = countRefusal;
   const rateLimits = new RateLimits(config.rateLimits, countRefusal);
+  const sessions = versions && config.sessionCacheMs > 0 ? new KeptReads<SessionRow>(versions, { ttlMs: config.sessionCacheMs, maxEntries: SESSIONS_KEPT }) : undefined;
   const processImage = boundedImageProcessor(config.media.concurrency);
   const uploads = { maxFileBytes: config.media.maxBytes, maxFiles: config.media.maxFiles };
   return createYoga<ServerContext, Context>({
@@ -104,7 +109,7 @@ export function createApp({
     cors: corsOptions(config.corsOrigins),
     // Requests whose multipart bodies busboy bounds while they stream in: a file past the limit ends the read.
     fetchAPI: createFetch({ formDataLimits: formDataLimits(uploads, config.requestBodyLimit) }),
-    context: ({ request, req, connection }) => createContext({ db, reader, config, rateLimits, storage, processImage, realtime }, request, req?.socket, connection),
+    context: ({ request, req, connection }) => createContext({ db, reader, sessions, config, rateLimits, storage, processImage, realtime }, request, req?.socket, connection),
     maskedErrors: { isDev: false, maskError },
     plugins: [
       useRequestLog(logger, config.trustProxy),

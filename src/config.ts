@@ -124,6 +124,7 @@ const EnvSchema = z.object({
   RESPONSE_CACHE_TTL_MS: z.coerce.number().int().min(1).max(3_600_000).default(30_000),
   RESPONSE_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   RESPONSE_CACHE_MAX_BYTES: z.coerce.number().int().min(1_024).max(4_294_967_296).default(33_554_432),
+  SESSION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   METRICS: boolean.optional(),
   METRICS_TOKEN: z.string().trim().min(32, "must be at least 32 characters").regex(/^\S+$/, "must not contain spaces").optional(),
   METRICS_MAX_OPERATIONS: z.coerce.number().int().min(1).max(10_000).default(200),
@@ -176,6 +177,8 @@ export type Config = {
   media: MediaConfig;
   realtime: RealtimeSettings;
   responseCache: ResponseCacheSettings;
+  /** How long the session behind an access token is kept between requests at most, while no table it was read from changes; 0: read every time. */
+  sessionCacheMs: number;
   metrics: MetricsSettings;
   /** OpenTelemetry traces, exported over OTLP/HTTP where the OTEL_* variables say. */
   tracing: { enabled: boolean };
@@ -368,6 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxEntries: e.RESPONSE_CACHE_MAX_ENTRIES,
       maxBytes: e.RESPONSE_CACHE_MAX_BYTES,
     },
+    sessionCacheMs: e.SESSION_CACHE_MS,
     metrics: {
       enabled: e.METRICS ?? (!production || e.METRICS_TOKEN !== undefined),
       token: e.METRICS_TOKEN,

@@ -1,6 +1,7 @@
 import type { PrismaClient } from "@prisma/client";
 import proxyaddr from "proxy-addr";
 import type { Config } from "./config.js";
+import type { KeptSessions } from "./modules/auth/auth.service.js";
 import type { Viewer } from "./modules/auth/viewer.js";
 import type { ImageProcessor } from "./modules/media/media.images.js";
 import type { MediaStorage } from "./modules/media/media.storage.js";
@@ -12,6 +13,8 @@ import type { SqlReader } from "./sql/reader.js";
 
 export interface Context {
   db: PrismaClient;
+  /** The sessions of access tokens kept between requests (auth.service's KeptSessions); none when SESSION_CACHE_MS is 0. */
+  sessions: KeptSessions | undefined;
   /** What Pothos' prisma plugin reads with: ctx.db, its lone lookups through the SQL reader (src/sql/pothos-client.ts). */
   pothosDb: PrismaClient;
   reader: SqlReader;
@@ -35,6 +38,7 @@ export interface Context {
 
 export interface ContextDeps {
   db: PrismaClient;
+  sessions: KeptSessions | undefined;
   reader: SqlReader;
   config: Config;
   rateLimits: RateLimits;

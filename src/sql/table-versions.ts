@@ -356,3 +356,42 @@ function settled<T>(promise: Promise<T>, after: () => void): Promise<T> {
     },
   );
 }
+
+/**
+ * Reads kept by key for as long as no table they read has changed, and at most `ttlMs` (the bound on
+ * another instance's write whose event was lost): the sessions behind access tokens, which every
+ * authenticated request would otherwise read again. Least recently used go first past `maxEntries`.
+ * The kept values are shared: callers must not change them.
+ */
+export class KeptReads<T> {
+  private readonly entries = new Map<string, { value: T; tables: Mask; since: number; until: number }>();
+
+  constructor(
+    private readonly versions: TableVersions,
+    private readonly options: { ttlMs: number; maxEntries: number },
+  ) {}
+
+  async get(key: string, read: () => Promise<T | null>): Promise<T | null> {
+    const kept = this.entries.get(key);
+    if (kept) {
+      this.entries.delete(key);
+      if (kept.until > Date.now() && this.versions.unchangedSince(kept.tables, kept.since)) {
+        this.entries.set(key, kept);
+        return kept.value;
+      }
+    }
+    const reads = this.versions.startReading();
+    let value: T | null;
+    try {
+      value = await read();
+    } finally {
+      this.versions.stopReading(reads);
+    }
+    // Kept only when its tables are known and none moved while it was read.
+    if (value !== null && reads.tables !== 0 && this.versions.unchangedSince(reads.tables, reads.since)) {
+      if (this.entries.size >= this.options.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+      this.entries.set(key, { value, tables: reads.tables, since: reads.since, until: Date.now() + this.options.ttlMs });
+    }
+    return value;
+  }
+}

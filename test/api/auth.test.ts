@@ -990,3 +990,39 @@ describe("API token scopes", () => {
     expect(result.data?.user?.email).toBe(user.email);
   });
 });
+
+describe("kept sessions (SESSION_CACHE_MS)", () => {
+  const sessionReads = (statements: string[]) => statements.filter((sql) => /FROM "sessions"/.test(sql)).length;
+  const PostBody = `query($id: ID!) { post(id: $id) { isUnavailable body } }`;
+
+  it("reads a token's session on its first request only", async () => {
+    const user = await api.signUp({ handle: "kept_session" });
+    const other = await newSession(user);
+    expect(sessionReads((await api.executeCounted(Viewer, {}, { as: other })).statements)).toBe(1);
+    const again = await api.executeCounted(Viewer, {}, { as: other });
+    expect(again.data?.viewer?.handle).toBe("kept_session");
+    expect(sessionReads(again.statements)).toBe(0);
+  });
+
+  it("reads it again once it is revoked, its user suspended, or a block changes what the viewer sees", async () => {
+    const user = await api.signUp({ handle: "kept_revoked" });
+    const lost = await newSession(user);
+    expect(await viewerHandle(lost)).toBe("kept_revoked");
+    await api.execute(RevokeSession, { input: { sessionId: globalId("Session", lost.sessionId) } }, { as: user });
+    await expectRefused(lost, SESSION_ENDED);
+
+    const suspended = await api.signUp({ handle: "kept_suspended" });
+    expect(await viewerHandle(suspended)).toBe("kept_suspended");
+    await api.db.user.update({ where: { id: suspended.dbId }, data: { suspendedAt: new Date() } });
+    const refused = await api.execute(Viewer, {}, { as: suspended });
+    expect(topLevelError(refused)?.code).toBe("FORBIDDEN");
+
+    const reader = await api.signUp({ handle: "kept_reader" });
+    const author = await api.signUp({ handle: "kept_author" });
+    const created = await api.execute<{ createPost: { id: string } }, object>(`mutation { createPost(input: { body: "seen, then blocked" }) { ... on Post { id } } }`, {}, { as: author });
+    const postId = created.data!.createPost.id;
+    expect((await api.execute(PostBody, { id: postId }, { as: reader })).data).toEqual({ post: { isUnavailable: false, body: "seen, then blocked" } });
+    await api.execute(`mutation($id: ID!) { block(input: { userId: $id }) { __typename } }`, { id: reader.id }, { as: author });
+    expect((await api.execute(PostBody, { id: postId }, { as: reader })).data).toEqual({ post: { isUnavailable: true, body: null } });
+  });
+});

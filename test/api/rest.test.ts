@@ -12,7 +12,8 @@ import { NOT_ROUTED, REST_ROUTES } from "../../src/rest/routes.js";
 import { schema } from "../../src/schema.js";
 import { buildModels } from "../../src/sql/model.js";
 import { SqlReader } from "../../src/sql/reader.js";
-import { type TestApi, type TestUser, testApi, testConfig } from "../support/api.js";
+import { loadConfig } from "../../src/config.js";
+import { type TestApi, type TestUser, testApi, testConfig, testEnv } from "../support/api.js";
 import { sqlLog, workerDatabase } from "../support/database.js";
 import { faultyReader } from "../support/faults.js";
 import { testLogger } from "../support/logs.js";
@@ -87,7 +88,8 @@ let carol: TestUser;
 let readToken: { token: string };
 
 beforeAll(async () => {
-  api = await testApi();
+  // Sessions are read on every request (SESSION_CACHE_MS=0), so that page 1 and page 2 of a list compare.
+  api = await testApi(loadConfig({ ...testEnv(), SESSION_CACHE_MS: "0" }));
   ({ server, base } = await listen(api.app));
   const response = await fetch(`${base}/api/openapi.json`);
   document = (await response.json()) as OpenApiDocument;

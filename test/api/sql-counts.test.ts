@@ -26,7 +26,8 @@ import type {
   SqlCountUserTimelineQuery,
 } from "../gql/graphql.js";
 import { storeEntities } from "../../src/modules/entities/entities.service.js";
-import { type TestApi, type TestUser, globalId, testApi } from "../support/api.js";
+import { loadConfig } from "../../src/config.js";
+import { type TestApi, type TestUser, globalId, testApi, testEnv } from "../support/api.js";
 
 // For every connection field of schema.graphql: the number of SQL statements of a realistic query is
 // the same at first: 5 and first: 50, small, and never an aggregate (counts are counter columns).
@@ -327,7 +328,9 @@ async function recountCounters() {
 }
 
 beforeAll(async () => {
-  api = await testApi();
+  // Every request reads its session here (SESSION_CACHE_MS=0): the counts are what a request costs
+  // when its session is not kept; test/api/auth.test.ts counts the requests after the first.
+  api = await testApi(loadConfig({ ...testEnv(), SESSION_CACHE_MS: "0" }));
   viewer = await api.signUp({ handle: "sql_viewer" });
   const db = api.db;
   const users = (prefix: string, n: number) =>

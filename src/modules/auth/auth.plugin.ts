@@ -33,7 +33,7 @@ export function useAuthentication(): Plugin<Context> {
     const ctx = args.contextValue as Context;
     const header = ctx.request.headers.get("authorization");
     if (!header || needsNoCredentials(args.schema, args.document, args.operationName)) return;
-    const viewer = await authenticate(ctx.db, ctx.reader, ctx.config.jwt, header);
+    const viewer = await authenticate(ctx.db, ctx.reader, ctx.config.jwt, header, ctx.sessions);
     // A token without READ writes and reads what its mutations return, nothing else.
     if (!viewer.canRead && getOperationAST(args.document, args.operationName)?.operation !== "mutation") {
       throw new ForbiddenError("This API token has no READ scope: it can only run mutations.");

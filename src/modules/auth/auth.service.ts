@@ -7,6 +7,7 @@ import { VIEWER_USER_SELECT, type Viewer, toViewer } from "./viewer.js";
 import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError, parseInput } from "../../errors.js";
 import { createUser, handleKey } from "../users/users.service.js";
 import type { SqlReader } from "../../sql/reader.js";
+import type { KeptReads } from "../../sql/table-versions.js";
 import type { RateLimits } from "../../rate-limits.js";
 import {
   API_TOKEN_PREFIX,
@@ -35,9 +36,9 @@ const LAST_USED_PRECISION_MS = 5 * 60_000;
  * anonymity. The one place that applies suspension: every credential of a suspended account, session
  * or API token, is refused here, so a suspended user can do nothing until unsuspended.
  */
-export async function authenticate(db: Db, reader: SqlReader, jwt: JwtSettings, header: string): Promise<Viewer> {
+export async function authenticate(db: Db, reader: SqlReader, jwt: JwtSettings, header: string, sessions?: KeptSessions): Promise<Viewer> {
   const token = bearerToken(header);
-  const credential = token.startsWith(API_TOKEN_PREFIX) ? await apiTokenCredential(db, token) : await accessTokenCredential(db, reader, jwt, token);
+  const credential = token.startsWith(API_TOKEN_PREFIX) ? await apiTokenCredential(db, token) : await accessTokenCredential(db, reader, jwt, token, sessions);
   return viewerOf(credential);
 }
 
@@ -110,15 +111,23 @@ interface Credential {
 
 const SESSION_SELECT = { id: true, revokedAt: true, expiresAt: true, user: { select: VIEWER_USER_SELECT } } as const;
 
-// Every request with an access token runs this: through the SQL reader, it costs one light statement.
-async function accessTokenCredential(db: Db, reader: SqlReader, jwt: JwtSettings, token: string): Promise<Credential> {
+/**
+ * Sessions kept between requests while none of the tables they were read from (sessions, users,
+ * blocks, mutes) changes: a revocation, a suspension or a new block is an UPDATE or INSERT there,
+ * so the next request reads the session again (src/sql/table-versions.ts).
+ */
+export type KeptSessions = KeptReads<SessionRow>;
+
+// Every request with an access token runs this: one light statement through the SQL reader, none when its session is kept.
+async function accessTokenCredential(db: Db, reader: SqlReader, jwt: JwtSettings, token: string, sessions?: KeptSessions): Promise<Credential> {
   const verified = await verifyAccessToken(jwt, token);
   if ("reason" in verified) throw new AuthenticationError(verified.reason);
-  const session = await reader.findFirst("Session", { where: { id: verified.sessionId }, select: SESSION_SELECT }, (q) => db.session.findUnique(q));
+  const read = () => reader.findFirst("Session", { where: { id: verified.sessionId }, select: SESSION_SELECT }, (q) => db.session.findUnique(q)) as Promise<SessionRow | null>;
+  const session = sessions ? await sessions.get(verified.sessionId, read) : await read();
   return sessionCredential(session, verified);
 }
 
-type SessionRow = { id: string; revokedAt: Date | null; expiresAt: Date; user: ViewerUser };
+export type SessionRow = { id: string; revokedAt: Date | null; expiresAt: Date; user: ViewerUser };
 
 function sessionCredential(session: SessionRow | null, verified: { userId: number }): Credential {
   if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) throw new AuthenticationError(SESSION_ENDED);
