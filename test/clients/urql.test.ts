@@ -116,6 +116,8 @@ describe("urql with examples/urql (graphcache, exchange-auth, graphql-sse)", () 
 
   it("receives a message live over graphql-sse, sent by another user over HTTP", async () => {
     const { client, reader, author } = await loggedIn(0);
+    // The stream an earlier test unsubscribed ends on the server a moment later: counted from none.
+    await expect.poll(() => live.realtime.openStreams, { timeout: 10_000 }).toBe(0);
     const open = live.realtime.openStreams;
     const received: { body: string; sender: string }[] = [];
     const subscription = client.subscription(MessageReceived, {}).subscribe(({ data }) => {
@@ -131,6 +133,8 @@ describe("urql with examples/urql (graphcache, exchange-auth, graphql-sse)", () 
     const { client, session, sent, reader, author } = await loggedIn(0);
     const current = session.get()!;
     session.set({ ...current, accessToken: await shortLivedToken(current.accessToken, 2) });
+    // The stream an earlier test unsubscribed ends on the server a moment later: counted from none.
+    await expect.poll(() => live.realtime.openStreams, { timeout: 10_000 }).toBe(0);
     const open = live.realtime.openStreams;
     const received: string[] = [];
     const subscription = client.subscription(MessageReceived, {}).subscribe(({ data }) => data && received.push(data.messageReceived.body));
